@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The stem is Embedded Swift: no Foundation, no Glibc module, fully static.
+// It reaches libc and zlib only through the StemSupport C target, and shares
+// the bundle's on-disk format with the tools through the LacewingFormat header.
+let embedded: [SwiftSetting] = [
+  .enableExperimentalFeature("Embedded"),
+  .unsafeFlags(["-wmo"]),
+]
+
+let package = Package(
+  name: "lacewing-bundle",
+  products: [
+    .executable(name: "collect-artifacts", targets: ["collect-artifacts"]),
+    .executable(name: "make-archive", targets: ["make-archive"]),
+    .executable(name: "fuse-stub", targets: ["fuse-stub"]),
+    .executable(name: "ldd-allowlist-check", targets: ["ldd-allowlist-check"]),
+    .executable(name: "lacewing-stem", targets: ["lacewing-stem"]),
+    .library(name: "LacewingKit", targets: ["LacewingKit"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .target(name: "LacewingFormat"),
+    .target(name: "StemSupport", dependencies: ["LacewingFormat"], linkerSettings: [.linkedLibrary("z")]),
+    .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
+    .target(name: "LacewingKit", dependencies: ["LacewingFormat", "CLibzip"]),
+    .executableTarget(
+      name: "collect-artifacts",
+      dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "make-archive",
+      dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "fuse-stub",
+      dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "ldd-allowlist-check",
+      dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "lacewing-stem",
+      dependencies: ["StemSupport"],
+      swiftSettings: embedded,
+      // Fully static and stripped: the stem passes the allowlist check by
+      // itself and costs as little as possible in every bundle.
+      linkerSettings: [.unsafeFlags(["-Xclang-linker", "-static", "-Xlinker", "--strip-all"])]),
+    .testTarget(name: "LacewingKitTests", dependencies: ["LacewingKit", "CLibzip"]),
+    .testTarget(name: "ToolGoldenTests", dependencies: ["LacewingKit"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["LacewingKit"]),
+  ]
+)

@@ -1,0 +1,57 @@
+// The on-disk contract between fuse-stub (which writes bundles) and the stem
+// (which reads them). Both sides include this one header, so the layout cannot
+// drift between them.
+//
+// A bundle is:   [stem ELF][payload: a zip archive][config][trailer]
+//
+// The trailer sits at the very end of the file so the stem finds it with one
+// read of a fixed size, whatever the size of the stem in front.
+#ifndef LACEWING_FORMAT_H
+#define LACEWING_FORMAT_H
+
+#include <stdint.h>
+
+// Bumped whenever the trailer, the config or the extraction layout changes;
+// part of the cache key so two formats never share a cache entry.
+#define LW_FORMAT_VERSION 1u
+
+// The last 8 bytes of every bundle.
+#define LW_TRAILER_MAGIC "LWBNDL\r\n"
+#define LW_TRAILER_MAGIC_SIZE 8
+#define LW_DIGEST_SIZE 32
+
+// All integers little-endian.
+typedef struct __attribute__((packed)) lw_trailer {
+  uint64_t payload_offset;  // from the start of the file
+  uint64_t payload_size;
+  uint64_t config_offset;   // from the start of the file
+  uint64_t config_size;
+  uint8_t digest[LW_DIGEST_SIZE];  // SHA-256 of payload bytes followed by config bytes
+  uint32_t format_version;
+  uint32_t trailer_size;    // sizeof(lw_trailer), so a reader can refuse a layout it does not know
+  uint32_t config_crc32;    // zlib crc32 of the config bytes
+  uint32_t trailer_crc32;   // zlib crc32 of every trailer byte before this field
+  char magic[LW_TRAILER_MAGIC_SIZE];
+} lw_trailer;
+
+_Static_assert(sizeof(lw_trailer) == 88, "trailer layout is part of the format");
+#define LW_TRAILER_SIZE 88u
+// trailer_crc32 covers the bytes [0, LW_TRAILER_CRC_SPAN) of the trailer.
+#define LW_TRAILER_CRC_SPAN 76u
+_Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_SPAN, "crc span");
+
+// The config is a sequence of NUL-terminated key and value strings:
+//   "interpreter\0python/bin/python3.11\0main\0test/rtc_test.pyz\0env\0FIDL_IR_PATH=fidl_ir\0"
+// Paths are relative to the extraction root. An env value is a path relative
+// to the extraction root; the stem makes it absolute.
+#define LW_CONFIG_INTERPRETER "interpreter"
+#define LW_CONFIG_MAIN "main"
+#define LW_CONFIG_ENV "env"
+#define LW_CONFIG_MAX_SIZE 65536u
+
+// Exit codes of the stem when it fails itself (any other code is the test's).
+// 125 and 126 follow env(1)/timeout(1): "the launcher failed", "could not run".
+#define LW_EXIT_CORRUPT 125   // truncated or corrupt bundle
+#define LW_EXIT_CANNOT_RUN 126  // cannot extract or execute (filesystem, cache, exec)
+
+#endif

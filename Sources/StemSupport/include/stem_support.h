@@ -1,0 +1,56 @@
+// libc and zlib for the Embedded Swift stem, which cannot import Glibc.
+// Only what C expresses better than Embedded Swift lives in stem_support.c:
+// errno, environ, signal handlers and a directory-tree walk.
+#ifndef LACEWING_STEM_SUPPORT_H
+#define LACEWING_STEM_SUPPORT_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "lacewing_format.h"
+
+static inline int lw_errno(void) { return errno; }
+extern char **environ;
+static inline char **lw_environ(void) { return environ; }
+
+// Variadic libc calls are unavailable to Swift; these fix their arity.
+static inline int lw_open(const char *path, int flags, mode_t mode) { return open(path, flags, mode); }
+static inline int lw_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
+static inline int lw_mmap_failed(const void *p) { return p == MAP_FAILED; }
+
+// argv as the kernel gave it; captured before main because Embedded Swift
+// has no CommandLine.
+int lw_argc(void);
+char **lw_argv(void);
+
+// Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to `child` until it exits.
+void lw_forward_signals_to(pid_t child);
+// Removes `path` and everything below it without following symlinks.
+// Returns 0, or -1 with errno set by the first failure.
+int lw_remove_tree(const char *path);
+
+// Raw-deflate inflater over memory; keeps z_stream's layout out of Swift.
+typedef struct lw_inflater lw_inflater;
+lw_inflater *lw_inflater_new(void);
+void lw_inflater_free(lw_inflater *inflater);
+// Returns Z_OK while more output is pending, Z_STREAM_END when done, or a
+// zlib error. `*produced` receives the bytes written to `out`.
+int lw_inflate(lw_inflater *inflater, const uint8_t *in, size_t in_size, size_t *consumed,
+               uint8_t *out, size_t out_size, size_t *produced, int reset);
+
+#endif

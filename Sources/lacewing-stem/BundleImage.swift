@@ -1,0 +1,97 @@
+import StemSupport
+
+/// The running bundle, mapped read-only: its trailer, config and payload.
+struct BundleImage {
+  let path: CPath
+  let base: UnsafeRawPointer
+  let size: Int
+  let trailer: lw_trailer
+  let payload: UnsafeRawBufferPointer
+  let config: BundleConfig
+
+  /// Maps the executable this process runs from. /proc/self/exe is exact even
+  /// when argv[0] lies; AT_EXECFN covers hosts with no /proc mounted.
+  static func openSelf() throws(StemFailure) -> BundleImage {
+    var path = CPath("/proc/self/exe")
+    var fd = path.withCString { lw_open($0, O_RDONLY | O_CLOEXEC, 0) }
+    if fd < 0, let execfn = getauxval(UInt(AT_EXECFN)) as UInt?, execfn != 0 {
+      path = CPath(cString: UnsafePointer<CChar>(bitPattern: UInt(execfn))!)
+      fd = path.withCString { lw_open($0, O_RDONLY | O_CLOEXEC, 0) }
+    }
+    guard fd >= 0 else { throw .system("cannot open its own executable", path) }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw .system("cannot stat", path) }
+    let size = Int(st.st_size)
+    guard size >= Int(LW_TRAILER_SIZE) else {
+      throw .corrupt("\(path.string) is \(size) bytes, too short to hold a bundle trailer")
+    }
+    guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), lw_mmap_failed(map) == 0 else {
+      throw .system("cannot map", path)
+    }
+    return try BundleImage(path: path, base: UnsafeRawPointer(map), size: size)
+  }
+
+  init(path: CPath, base: UnsafeRawPointer, size: Int) throws(StemFailure) {
+    self.path = path
+    self.base = base
+    self.size = size
+    var t = lw_trailer()
+    withUnsafeMutableBytes(of: &t) { dst in
+      dst.copyMemory(from: UnsafeRawBufferPointer(start: base + size - Int(LW_TRAILER_SIZE), count: dst.count))
+    }
+    let magicOK = withUnsafeBytes(of: t.magic) { memcmp($0.baseAddress!, LW_TRAILER_MAGIC, Int(LW_TRAILER_MAGIC_SIZE)) == 0 }
+    guard magicOK else { throw .corrupt("no bundle trailer at the end of \(path.string) (truncated, or not a bundle)") }
+    guard t.trailer_size == LW_TRAILER_SIZE, t.format_version == LW_FORMAT_VERSION else {
+      throw .corrupt("bundle format \(t.format_version) is not the format \(LW_FORMAT_VERSION) this stem reads")
+    }
+    let crc = withUnsafeBytes(of: &t) { UInt32(crc32(0, $0.baseAddress!.assumingMemoryBound(to: Bytef.self), LW_TRAILER_CRC_SPAN)) }
+    guard crc == t.trailer_crc32 else { throw .corrupt("trailer checksum mismatch") }
+    let end = UInt64(size) - UInt64(LW_TRAILER_SIZE)
+    guard t.config_size <= UInt64(LW_CONFIG_MAX_SIZE), t.config_offset <= end, t.config_offset + t.config_size == end,
+      t.payload_offset <= t.config_offset, t.payload_offset + t.payload_size == t.config_offset
+    else { throw .corrupt("trailer offsets do not fit a file of \(size) bytes") }
+    let config = UnsafeRawBufferPointer(start: base + Int(t.config_offset), count: Int(t.config_size))
+    let configCRC = UInt32(crc32(0, config.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(config.count)))
+    guard configCRC == t.config_crc32 else { throw .corrupt("config checksum mismatch") }
+    self.trailer = t
+    self.payload = UnsafeRawBufferPointer(start: base + Int(t.payload_offset), count: Int(t.payload_size))
+    self.config = try BundleConfig(parsing: config)
+  }
+
+  var digestHex: String {
+    withUnsafeBytes(of: trailer.digest) { hex($0) }
+  }
+}
+
+/// The launch instructions fuse-stub stored next to the payload.
+struct BundleConfig {
+  var interpreter: String = ""
+  var main: String = ""
+  var env: [String] = []
+
+  init(parsing bytes: UnsafeRawBufferPointer) throws(StemFailure) {
+    var strings: [String] = []
+    var start = 0
+    for i in 0..<bytes.count where bytes[i] == 0 {
+      strings.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+      start = i + 1
+    }
+    guard start == bytes.count, strings.count % 2 == 0 else { throw .corrupt("config is not key/value pairs") }
+    var i = 0
+    while i < strings.count {
+      let value = strings[i + 1]
+      let key = strings[i]
+      // Unknown keys are skipped: a newer fuse-stub may add ones this stem can ignore.
+      if same(key, LW_CONFIG_INTERPRETER) {
+        interpreter = value
+      } else if same(key, LW_CONFIG_MAIN) {
+        main = value
+      } else if same(key, LW_CONFIG_ENV) {
+        env.append(value)
+      }
+      i += 2
+    }
+    guard !interpreter.isEmpty, !main.isEmpty else { throw .corrupt("config names no interpreter or main") }
+  }
+}

@@ -1,0 +1,104 @@
+import StemSupport
+
+/// Writes every entry of a payload below `root`, a fresh directory private to
+/// this process. Files are created with O_EXCL | O_NOFOLLOW and the stem never
+/// creates a symlink, so nothing can be written outside `root`, and a duplicate
+/// name is an error instead of a silent overwrite.
+struct Extractor {
+  let zip: ZipReader
+  let root: CPath
+  /// Refuses archives that would expand past this many bytes (zip bombs).
+  let sizeLimit: Int
+
+  func extractAll() throws(StemFailure) {
+    var total = 0
+    for entry in zip.entries {
+      total += entry.size
+      guard total <= sizeLimit else {
+        throw .corrupt("payload expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
+      }
+    }
+    guard let inflater = lw_inflater_new() else { throw .cannotRun("out of memory") }
+    defer { lw_inflater_free(inflater) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
+    defer { buffer.deallocate() }
+    var parentMade: [UInt8] = []
+    for entry in zip.entries {
+      let name = zip.name(of: entry)
+      try makeParents(of: name, memo: &parentMade)
+      let path = root.appending(bytes: name)
+      if entry.isDirectory {
+        let rc = path.withCString { mkdir($0, 0o700) }
+        if rc != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", path) }
+        continue
+      }
+      try writeFile(entry, to: path, inflater: inflater, buffer: buffer)
+    }
+  }
+
+  private func writeFile(
+    _ entry: ZipEntry, to path: CPath, inflater: OpaquePointer, buffer: UnsafeMutableRawBufferPointer
+  ) throws(StemFailure) {
+    let data = try zip.compressedData(of: entry)
+    let name = quoted(zip.name(of: entry))
+    // Group and other never get write access; owner always reads and writes.
+    let perm = entry.unixMode == 0 ? 0o644 : (mode_t(entry.unixMode) & 0o755) | 0o600
+    let fd = path.withCString { lw_open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm) }
+    if fd < 0 {
+      if lw_errno() == EEXIST { throw .corrupt("entry \(name) appears twice") }
+      throw .system("cannot create", path)
+    }
+    defer { close(fd) }
+    var crc: uLong = 0
+    var written = 0
+    if entry.method == 0 {
+      guard data.count == entry.size else { throw .corrupt("stored entry \(name) has mismatched sizes") }
+      crc = crc32(0, data.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(data.count))
+      guard writeAll(fd, data) else { throw .system("cannot write", path) }
+      written = data.count
+    } else {
+      var offset = 0
+      var reset: Int32 = 1
+      while true {
+        var consumed = 0, produced = 0
+        let rc = lw_inflate(
+          inflater, data.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) + offset }, data.count - offset,
+          &consumed, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), buffer.count, &produced, reset)
+        reset = 0
+        offset += consumed
+        if produced > 0 {
+          written += produced
+          guard written <= entry.size else { throw .corrupt("entry \(name) inflates past its declared size") }
+          let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<produced])
+          crc = crc32(crc, chunk.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(produced))
+          guard writeAll(fd, chunk) else { throw .system("cannot write", path) }
+        }
+        if rc == Z_STREAM_END { break }
+        guard rc == Z_OK, consumed > 0 || produced > 0 else {
+          throw .corrupt("entry \(name) has a damaged deflate stream")
+        }
+      }
+    }
+    guard written == entry.size else {
+      throw .corrupt("entry \(name) holds \(written) bytes but declares \(entry.size)")
+    }
+    guard UInt32(truncatingIfNeeded: crc) == entry.crc else { throw .corrupt("entry \(name) fails its CRC-32 check") }
+  }
+
+  /// Creates the directories above `name`. Archives list a directory's files
+  /// together, so remembering the last parent skips almost every mkdir.
+  private func makeParents(of name: UnsafeRawBufferPointer, memo: inout [UInt8]) throws(StemFailure) {
+    guard let slash = name.lastIndex(of: 0x2F) else { return }
+    let parent = UnsafeRawBufferPointer(rebasing: name[0..<slash])
+    if parent.elementsEqual(memo) { return }
+    var path = root
+    var start = 0
+    for i in 0...slash where name[i] == 0x2F {
+      path.append(component: UnsafeRawBufferPointer(rebasing: name[start..<i]))
+      start = i + 1
+      let rc = path.withCString { mkdir($0, 0o700) }
+      if rc != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", path) }
+    }
+    memo = Array(parent)
+  }
+}

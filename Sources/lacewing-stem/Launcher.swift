@@ -1,0 +1,167 @@
+import StemSupport
+
+/// Chooses where the payload lives on disk and runs the interpreter from there.
+struct Launcher {
+  let bundle: BundleImage
+  let zip: ZipReader
+  let start: UInt64
+  let timings = getenvString("LACEWING_TIMINGS") != nil
+
+  func run() throws(StemFailure) -> Never {
+    if let mode = getenvString("LACEWING_EXTRACT"), same(mode, "temp") { try runTemporary() }
+    if let cacheRoot = cacheRoot(), let entry = try? cachedEntry(in: cacheRoot) {
+      // exec only returns on failure; a noexec cache mount is the usual cause,
+      // and a private temp dir may still work.
+      execInterpreter(root: entry)
+    }
+    try runTemporary()
+  }
+
+  /// Cache mode: exec replaces the stem, so signals, job control and the
+  /// exit status are the interpreter's own with nothing in between.
+  private func cachedEntry(in cacheRoot: CPath) throws(StemFailure) -> CPath {
+    let key = "v\(LW_FORMAT_VERSION)-" + withUnsafeBytes(of: bundle.trailer.digest) { hex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
+    let entry = cacheRoot.appending(key)
+    var st = stat()
+    // A warm start is this one stat: an entry only ever appears by rename of
+    // a complete extraction, so its existence is the proof.
+    if entry.withCString({ stat($0, &st) }) == 0 && (st.st_mode & 0o170000) == 0o040000 && st.st_uid == geteuid() {
+      report("cache hit " + entry.string)
+      return entry
+    }
+    guard makeDirectories(cacheRoot) else { throw .system("cannot create cache directory", cacheRoot) }
+    guard cacheRoot.withCString({ lstat($0, &st) }) == 0, (st.st_mode & 0o170000) == 0o040000, st.st_uid == geteuid(),
+      st.st_mode & 0o022 == 0
+    else { throw .cannotRun("cache directory \(cacheRoot.string) is not a private directory of this user") }
+    var work = cacheRoot.appending(".work-" + key + "-XXXXXX")
+    try extract(into: &work)
+    if work.withCString({ w in entry.withCString { rename(w, $0) } }) != 0 {
+      let err = lw_errno()
+      _ = work.withCString { lw_remove_tree($0) }
+      // Another copy of this bundle finished first: its entry is as good as ours.
+      guard err == EEXIST || err == ENOTEMPTY else { throw .system("cannot publish cache entry", entry) }
+    }
+    return entry
+  }
+
+  /// Temp mode: extract into a fresh private dir, run the test as a child,
+  /// delete the dir, then leave exactly as the test did.
+  private func runTemporary() throws(StemFailure) -> Never {
+    let tmp = getenvString("TMPDIR") ?? "/tmp"
+    var dir = CPath(tmp).appending("lacewing-XXXXXX")
+    try extract(into: &dir)
+    let parent = getpid()
+    let child = fork()
+    if child < 0 {
+      _ = dir.withCString { lw_remove_tree($0) }
+      throw .system("cannot fork to run", dir)
+    }
+    if child == 0 {
+      // If the stem is SIGKILLed the test must not outlive it.
+      _ = lw_set_parent_death_signal(SIGKILL)
+      if getppid() != parent { _exit(Int32(LW_EXIT_CANNOT_RUN)) }
+      execInterpreter(root: dir)
+      _exit(Int32(LW_EXIT_CANNOT_RUN))
+    }
+    lw_forward_signals_to(child)
+    var status: Int32 = 0
+    while waitpid(child, &status, 0) < 0 && lw_errno() == EINTR {}
+    _ = dir.withCString { lw_remove_tree($0) }
+    let signal = status & 0x7F
+    if signal == 0 { exit((status >> 8) & 0xFF) }
+    // Die of the same signal so the caller sees what it would have seen
+    // running the test directly.
+    var none = sigset_t()
+    sigemptyset(&none)
+    var block = sigset_t()
+    sigemptyset(&block)
+    sigaddset(&block, signal)
+    sigprocmask(SIG_UNBLOCK, &block, nil)
+    var dfl = sigaction()
+    dfl.__sigaction_handler.sa_handler = nil  // SIG_DFL
+    dfl.sa_mask = none
+    sigaction(signal, &dfl, nil)
+    raise(signal)
+    exit(128 + signal)
+  }
+
+  private func extract(into dirTemplate: inout CPath) throws(StemFailure) {
+    let began = monotonicNanos()
+    var bytes = dirTemplate.bytes
+    guard bytes.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+      throw .system("cannot create extraction directory", dirTemplate)
+    }
+    dirTemplate = CPath(cString: bytes)
+    let limit = getenvString("LACEWING_MAX_EXTRACT_BYTES").flatMap { Int($0) } ?? (8 << 30)
+    do throws(StemFailure) {
+      try Extractor(zip: zip, root: dirTemplate, sizeLimit: limit).extractAll()
+    } catch {
+      _ = dirTemplate.withCString { lw_remove_tree($0) }
+      throw error
+    }
+    report("extracted \(zip.entries.count) entries to \(dirTemplate.string) in \(millis(monotonicNanos() - began)) ms")
+  }
+
+  private func cacheRoot() -> CPath? {
+    if let dir = getenvString("LACEWING_CACHE_DIR") { return CPath(dir) }
+    if let xdg = getenvString("XDG_CACHE_HOME"), xdg.utf8.first == 0x2F { return CPath(xdg).appending("lacewing") }
+    if let home = getenvString("HOME"), home.utf8.first == 0x2F { return CPath(home).appending(".cache/lacewing") }
+    return nil
+  }
+
+  /// Replaces this process with the interpreter. Returns only if exec fails.
+  private func execInterpreter(root: CPath) {
+    let interpreter = root.appending(bundle.config.interpreter)
+    let main = root.appending(bundle.config.main)
+    var argv: [UnsafeMutablePointer<CChar>?] = [
+      interpreter.withCString { strdup($0) }, main.withCString { strdup($0) },
+    ]
+    let callerArgv = lw_argv()
+    for i in 1..<max(Int(lw_argc()), 1) { argv.append(callerArgv?[i]) }
+    argv.append(nil)
+    var envp = environment(root: root)
+    report("exec after \(millis(monotonicNanos() - start)) ms")
+    _ = interpreter.withCString { execve($0, &argv, &envp) }
+    let err = lw_errno()
+    printError("cannot execute \(interpreter.string): \(errnoText(err))")
+  }
+
+  /// The caller's environment, plus the bundle's own env entries (paths made
+  /// absolute under the extraction root). Nothing else is added, so programs
+  /// the test starts see the caller's environment.
+  private func environment(root: CPath) -> [UnsafeMutablePointer<CChar>?] {
+    var added: [UnsafeMutablePointer<CChar>?] = []
+    var names: [[CChar]] = []
+    for entry in bundle.config.env {
+      let utf8 = Array(entry.utf8)
+      guard let eq = utf8.firstIndex(of: 0x3D) else { continue }
+      let name = utf8[0..<eq].map { CChar(bitPattern: $0) }
+      let rel = String(decoding: utf8[(eq + 1)...], as: UTF8.self)
+      let value = rel.isEmpty || same(rel, ".") ? root : root.appending(rel)
+      names.append(name + [0x3D])
+      var text = name + [0x3D]
+      text.append(contentsOf: value.bytes)
+      added.append(text.withUnsafeBufferPointer { strdup($0.baseAddress!) })
+    }
+    var envp: [UnsafeMutablePointer<CChar>?] = []
+    if var p = lw_environ() {
+      while let item = p.pointee {
+        let overridden = names.contains { name in strncmp(item, name, name.count) == 0 }
+        if !overridden { envp.append(item) }
+        p += 1
+      }
+    }
+    envp.append(contentsOf: added)
+    envp.append(nil)
+    return envp
+  }
+
+  private func report(_ text: String) {
+    if timings { printError(text) }
+  }
+}
+
+func millis(_ nanos: UInt64) -> String {
+  let tenths = nanos / 100_000
+  return "\(tenths / 10).\(tenths % 10)"
+}

@@ -1,0 +1,45 @@
+import StemSupport
+
+/// The front of every bundle. It finds the payload behind itself, makes sure an
+/// extracted copy exists (a per-user cache entry keyed by the payload digest,
+/// or a private temp dir), and runs the bundled interpreter on the test.
+///
+/// Options come from the environment only; argv belongs to the test:
+///   LACEWING_EXTRACT=temp      extract to a private temp dir, run, delete it
+///   LACEWING_CACHE_DIR=DIR     cache root (default $XDG_CACHE_HOME/lacewing or ~/.cache/lacewing)
+///   LACEWING_LIST=1            print the bundle's config and entries, run nothing
+///   LACEWING_TIMINGS=1         print extraction and start-up timings to stderr
+///   LACEWING_MAX_EXTRACT_BYTES refuse payloads that expand past this (default 8 GiB)
+@main
+enum Stem {
+  static func main() {
+    let start = monotonicNanos()
+    do throws(StemFailure) {
+      let bundle = try BundleImage.openSelf()
+      if getenvString("LACEWING_LIST") != nil {
+        try list(bundle)
+        exit(0)
+      }
+      let zip = try ZipReader(bundle.payload)
+      let launcher = Launcher(bundle: bundle, zip: zip, start: start)
+      try launcher.run()
+    } catch {
+      printError(error.message)
+      exit(error.exitCode)
+    }
+  }
+
+  static func list(_ bundle: BundleImage) throws(StemFailure) {
+    let zip = try ZipReader(bundle.payload)
+    var out = "digest sha256:" + bundle.digestHex + "\n"
+    out += "payload \(bundle.payload.count) bytes, \(zip.entries.count) entries\n"
+    out += "interpreter " + bundle.config.interpreter + "\n"
+    out += "main " + bundle.config.main + "\n"
+    for e in bundle.config.env { out += "env " + e + "\n" }
+    for entry in zip.entries {
+      let crc = withUnsafeBytes(of: entry.crc.bigEndian) { hex($0) }
+      out += "\(entry.size) \(entry.compressedSize) \(crc) " + String(decoding: zip.name(of: entry), as: UTF8.self) + "\n"
+    }
+    writeString(1, out)
+  }
+}

@@ -1,0 +1,134 @@
+import StemSupport
+
+/// One central-directory entry, by offsets into the payload.
+struct ZipEntry {
+  var nameOffset: Int
+  var nameLength: Int
+  var method: UInt16
+  var crc: UInt32
+  var compressedSize: Int
+  var size: Int
+  var unixMode: UInt32  // 0 when the archive did not record one
+  var localHeaderOffset: Int
+
+  var isDirectory: Bool { (unixMode & 0o170000) == 0o040000 }
+}
+
+/// A minimal reader for the zips make-archive writes (and Info-ZIP's): stored
+/// and deflated entries, no zip64, no encryption. Every offset is checked
+/// against the payload before use, so a truncated or hostile archive is an
+/// error, never a read out of bounds.
+struct ZipReader {
+  let data: UnsafeRawBufferPointer
+  private(set) var entries: [ZipEntry] = []
+  /// Where entry data must end: the start of the central directory.
+  private var centralDirectoryStart = 0
+
+  init(_ data: UnsafeRawBufferPointer) throws(StemFailure) {
+    self.data = data
+    let eocd = try findEndOfCentralDirectory()
+    let diskNumber = u16(eocd + 4), cdDisk = u16(eocd + 6)
+    let entriesOnDisk = u16(eocd + 8), entryCount = Int(u16(eocd + 10))
+    let cdSize = Int(u32(eocd + 12)), cdOffset = Int(u32(eocd + 16))
+    guard diskNumber == 0, cdDisk == 0, Int(entriesOnDisk) == entryCount else {
+      throw .corrupt("multi-disk zip archives are not supported")
+    }
+    guard entryCount != 0xFFFF, cdSize != 0xFFFF_FFFF, cdOffset != 0xFFFF_FFFF else {
+      throw .corrupt("zip64 archives are not supported")
+    }
+    guard cdOffset <= eocd, cdSize == eocd - cdOffset else {
+      throw .corrupt("central directory does not end where the end record begins")
+    }
+    centralDirectoryStart = cdOffset
+    entries.reserveCapacity(entryCount)
+    var p = cdOffset
+    for index in 0..<entryCount {
+      guard p + 46 <= eocd, u32(p) == 0x0201_4B50 else { throw .corrupt("central directory entry \(index) is damaged") }
+      let madeBy = u16(p + 4), flags = u16(p + 8), method = u16(p + 10)
+      let nameLength = Int(u16(p + 28)), extraLength = Int(u16(p + 30)), commentLength = Int(u16(p + 32))
+      let external = u32(p + 38)
+      let next = p + 46 + nameLength + extraLength + commentLength
+      guard next <= eocd else { throw .corrupt("central directory entry \(index) runs past its directory") }
+      var entry = ZipEntry(
+        nameOffset: p + 46, nameLength: nameLength, method: method, crc: u32(p + 16),
+        compressedSize: Int(u32(p + 20)), size: Int(u32(p + 24)),
+        unixMode: (madeBy >> 8) == 3 ? external >> 16 : 0, localHeaderOffset: Int(u32(p + 42)))
+      let name = self.name(of: entry)
+      guard flags & 1 == 0 else { throw .corrupt("entry \(quoted(name)) is encrypted") }
+      guard method == 0 || method == 8 else { throw .corrupt("entry \(quoted(name)) uses compression method \(method)") }
+      guard entry.compressedSize != 0xFFFF_FFFF, entry.size != 0xFFFF_FFFF, entry.localHeaderOffset != 0xFFFF_FFFF else {
+        throw .corrupt("zip64 entries are not supported")
+      }
+      try checkName(name)
+      let type = entry.unixMode & 0o170000
+      if nameLength > 0 && name[nameLength - 1] == 0x2F {
+        entry.unixMode = 0o040000 | (entry.unixMode & 0o777)
+      } else if type != 0 && type != 0o100000 {
+        throw .corrupt("entry \(quoted(name)) is not a regular file or directory (symlinks are refused)")
+      }
+      entries.append(entry)
+      p = next
+    }
+  }
+
+  func name(of entry: ZipEntry) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(rebasing: data[entry.nameOffset..<entry.nameOffset + entry.nameLength])
+  }
+
+  /// The entry's compressed bytes, after checking its local header.
+  func compressedData(of entry: ZipEntry) throws(StemFailure) -> UnsafeRawBufferPointer {
+    let h = entry.localHeaderOffset
+    guard h + 30 <= centralDirectoryStart, u32(h) == 0x0403_4B50 else {
+      throw .corrupt("local header of \(quoted(name(of: entry))) is damaged")
+    }
+    let start = h + 30 + Int(u16(h + 26)) + Int(u16(h + 28))
+    guard start <= centralDirectoryStart, entry.compressedSize <= centralDirectoryStart - start else {
+      throw .corrupt("data of \(quoted(name(of: entry))) runs past the archive")
+    }
+    return UnsafeRawBufferPointer(rebasing: data[start..<start + entry.compressedSize])
+  }
+
+  private func findEndOfCentralDirectory() throws(StemFailure) -> Int {
+    guard data.count >= 22 else { throw .corrupt("payload is too short to be a zip archive") }
+    // The end record is 22 bytes plus a comment of at most 64 KiB.
+    var p = data.count - 22
+    let lowest = max(0, p - 0xFFFF)
+    while p >= lowest {
+      if u32(p) == 0x0605_4B50 && p + 22 + Int(u16(p + 20)) == data.count { return p }
+      p -= 1
+    }
+    throw .corrupt("no zip end-of-central-directory record in the payload")
+  }
+
+  private func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
+  private func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+}
+
+/// Names are relative paths of plain components: no absolute paths, no "..",
+/// ".", empty components, backslashes or NULs, so no entry can land outside
+/// the extraction root.
+private func checkName(_ name: UnsafeRawBufferPointer) throws(StemFailure) {
+  guard name.count > 0, name.count <= 1024 else { throw .corrupt("entry name is empty or too long") }
+  guard name[0] != 0x2F else { throw .corrupt("entry \(quoted(name)) has an absolute path") }
+  var componentStart = 0
+  for i in 0...name.count {
+    let atEnd = i == name.count
+    let c: UInt8 = atEnd ? 0x2F : name[i]
+    if c == 0 || c == 0x5C { throw .corrupt("entry \(quoted(name)) has a NUL or backslash in its name") }
+    guard c == 0x2F else { continue }
+    let length = i - componentStart
+    let isTrailingSlash = atEnd && componentStart == name.count
+    if !isTrailingSlash {
+      if length == 0 || (length == 1 && name[componentStart] == 0x2E)
+        || (length == 2 && name[componentStart] == 0x2E && name[componentStart + 1] == 0x2E)
+      {
+        throw .corrupt("entry \(quoted(name)) has an empty, '.' or '..' path component")
+      }
+    }
+    componentStart = i + 1
+  }
+}
+
+func quoted(_ name: UnsafeRawBufferPointer) -> String {
+  "'" + String(decoding: name, as: UTF8.self) + "'"
+}
