@@ -1,1 +1,72 @@
-print("todo")
+import ArgumentParser
+import LacewingKit
+
+@main
+struct CollectArtifacts: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "collect-artifacts",
+    abstract: "Resolve everything a Python bundle needs into a manifest.",
+    discussion: """
+      Reads the interpreter's ELF headers and stdlib directory, follows DT_NEEDED through the \
+      --lib-dir directories only, and writes a JSON manifest for make-archive. The depfile lists \
+      every file read and every directory listed, so a new stdlib file triggers a rebuild.
+      """)
+
+  @Option(help: "The CPython interpreter to bundle, e.g. /usr/bin/python3.11.")
+  var python: String
+
+  @Option(help: "The test's zipapp; it lands at test/<name> in the bundle.")
+  var pyz: String?
+
+  @Option(name: .customLong("extension"), help: "A C extension module (.so) to bundle; repeatable.")
+  var extensions: [String] = []
+
+  @Option(name: .customLong("extension-list"), help: "A JSON array of extension module paths (GN metadata).")
+  var extensionLists: [String] = []
+
+  @Option(name: .customLong("data"), help: "SOURCE=DEST: a data file and its path in the bundle; repeatable.")
+  var data: [String] = []
+
+  @Option(name: .customLong("lib-dir"), help: "A directory shared libraries may be bundled from; repeatable.")
+  var libDirs: [String] = []
+
+  @Option(help: "The allowlist file: libraries every host has, never bundled.")
+  var allowlist: String?
+
+  @Option(name: .customLong("stdlib-exclude"), help: "An fnmatch pattern of stdlib paths to leave out, added to the defaults.")
+  var stdlibExclude: [String] = []
+
+  @Option(name: .customLong("exclude-module"), help: "An fnmatch pattern of lib-dynload module names to leave out, added to the defaults.")
+  var excludeModules: [String] = []
+
+  @Flag(help: "Use only the given exclusions, none of the defaults.")
+  var noDefaultExcludes = false
+
+  @Option(help: "Where to write the manifest (JSON).")
+  var output: String
+
+  @Option(help: "Where to write the depfile; its target is --output.")
+  var depfile: String?
+
+  func run() throws {
+    let status = Diagnostics.run(tool: Self._commandName) { () throws(LacewingError) in
+      var options = Collector.Options(python: python)
+      options.pyz = pyz
+      options.extensions = extensions
+      options.extensionLists = extensionLists
+      options.data = data
+      options.libDirs = libDirs
+      var inputs: [String] = []
+      if let allowlist {
+        options.allowlist = AllowlistCheck.parseAllowlist(String(decoding: try readFile(allowlist), as: UTF8.self))
+        inputs.append(allowlist)
+      }
+      options.stdlibExclude = (noDefaultExcludes ? [] : Collector.defaultStdlibExclude) + stdlibExclude
+      options.moduleExclude = (noDefaultExcludes ? [] : Collector.defaultModuleExclude) + excludeModules
+      let result = try Collector.collect(options)
+      try OutputFile.write(result.manifest.encoded(), to: output)
+      if let depfile { try Depfile(output: output, inputs: inputs + result.inputs).write(to: depfile) }
+    }
+    if status != 0 { throw ExitCode(status) }
+  }
+}

@@ -1,1 +1,56 @@
-print("todo")
+import ArgumentParser
+import Foundation
+import LacewingKit
+
+@main
+struct LddAllowlistCheck: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "ldd-allowlist-check",
+    abstract: "Fail the build when a bundled ELF needs a library that is neither bundled nor allowlisted.",
+    discussion: """
+      Reads the ELF files themselves (it never runs them, unlike ldd) and resolves each DT_NEEDED \
+      through $ORIGIN RUNPATHs inside the bundle as ld.so will. Every problem is reported in one run, \
+      each naming the ELF, the library, where the build host has it, and the fix.
+      """)
+
+  @Option(help: "The GN label the bundle comes from, for messages.")
+  var label: String
+
+  @Option(help: "The prebuilt stem executable (checked too).")
+  var stem: String
+
+  @Option(help: "The payload zip from make-archive.")
+  var payload: String
+
+  @Option(help: "The manifest, used to say where a missing library is on the build host.")
+  var manifest: String?
+
+  @Option(help: "The allowlist file: one library name per line, # comments.")
+  var allowlist: String
+
+  @Option(name: .customLong("host-lib-dir"), help: "A build-host directory to search when naming where a library is; repeatable.")
+  var hostLibDirs: [String] = []
+
+  @Option(help: "The highest GLIBC symbol version allowed, e.g. 2.36.")
+  var maxGlibc: String?
+
+  @Option(help: "Where to write the stamp (a summary of what was checked).")
+  var output: String
+
+  @Option(help: "Where to write the depfile; its target is --output.")
+  var depfile: String?
+
+  func run() throws {
+    let status = Diagnostics.run(tool: Self._commandName) { () throws(LacewingError) in
+      var options = AllowlistCheck.Options(label: label, stem: stem, payload: payload, allowlistFile: allowlist)
+      options.manifest = manifest
+      options.hostLibDirs = hostLibDirs
+      options.maxGlibc = maxGlibc
+      let report = try AllowlistCheck.run(options)
+      try OutputFile.write(Data(report.summary.utf8), to: output)
+      let inputs = [stem, payload, allowlist] + (manifest.map { [$0] } ?? [])
+      if let depfile { try Depfile(output: output, inputs: inputs).write(to: depfile) }
+    }
+    if status != 0 { throw ExitCode(status) }
+  }
+}

@@ -22,7 +22,13 @@ import unittest
 import fidl_codec
 import rtc_helpers
 from lacewing_utils import fidl_ir
-from lacewing_utils.fake_device import RTC_LIBRARY, RTC_PROTOCOL, DeviceError, FakeRtcDevice, RtcTime
+from lacewing_utils.fake_device import (
+    RTC_LIBRARY,
+    RTC_PROTOCOL,
+    DeviceError,
+    FakeRtcDevice,
+    RtcTime,
+)
 
 _LOG = logging.getLogger("rtc_test")
 

@@ -1,0 +1,136 @@
+import Foundation
+
+/// ldd-allowlist-check: every ELF in a bundle (the stem included) must find
+/// each DT_NEEDED library inside the bundle, the way ld.so will at run time,
+/// or on the allowlist. All problems are reported in one run.
+public struct AllowlistCheck {
+  public struct Options {
+    public var label: String
+    public var stem: String
+    public var payload: String
+    public var allowlistFile: String
+    /// Collect's manifest: maps bundle paths back to build-host files for hints.
+    public var manifest: String?
+    /// Where to look on the build host when saying where a missing library is.
+    public var hostLibDirs: [String] = []
+    /// Highest GLIBC_x.y symbol version allowed, e.g. "2.36"; nil: no floor.
+    public var maxGlibc: String?
+
+    public init(label: String, stem: String, payload: String, allowlistFile: String) {
+      self.label = label
+      self.stem = stem
+      self.payload = payload
+      self.allowlistFile = allowlistFile
+    }
+  }
+
+  public struct Problem: Equatable, CustomStringConvertible {
+    public var elf: String
+    public var library: String
+    public var hostPath: String?
+    public var bundledAt: String?
+
+    public var description: String {
+      var line = "\(elf) needs \(library), which is neither reachable in the bundle nor on the allowlist"
+      if let bundledAt {
+        line += "; it is bundled at \(bundledAt) but \(elf) has no RUNPATH leading there"
+      } else if let hostPath {
+        line += "; found on the build host at \(hostPath)"
+      } else {
+        line += "; not found on the build host either"
+      }
+      return line
+    }
+  }
+
+  public struct Report {
+    public var elfCount: Int
+    public var problems: [Problem]
+    public var maxGlibc: (version: GlibcVersion, elf: String)?
+
+    /// Written as the action's stamp: what was checked, deterministic.
+    public var summary: String {
+      var s = "checked \(elfCount) ELF files, all DT_NEEDED resolved in the bundle or allowlisted\n"
+      if let g = maxGlibc { s += "highest symbol version: \(g.version) (needed by \(g.elf))\n" }
+      return s
+    }
+  }
+
+  public static func parseAllowlist(_ text: String) -> Set<String> {
+    Set(
+      text.split(separator: "\n").compactMap { line in
+        let bare = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let name = bare.trimmingCharacters(in: .whitespaces)
+        return name.isEmpty ? nil : name
+      })
+  }
+
+  public static func run(_ options: Options) throws(LacewingError) -> Report {
+    let allowlist = parseAllowlist(String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
+    let entries = try ZipContents.read(options.payload)
+    let bundlePaths = Set(entries.map(\.name))
+    var sources: [String: String] = [:]
+    if let manifestPath = options.manifest {
+      for e in try BundleManifest.read(manifestPath).entries { sources[e.path] = e.source }
+    }
+    var elfs: [(String, Data)] = [("<stem>", try FS.read(options.stem, what: "stem"))]
+    elfs += entries.filter { ELFFile.isELF($0.data) }.map { ($0.name, $0.data) }
+    var problems: [Problem] = []
+    var maxGlibc: (version: GlibcVersion, elf: String)?
+    for (path, data) in elfs {
+      let elf = try ELFFile(data, name: path == "<stem>" ? options.stem : "\(options.payload):\(path)")
+      if let v = elf.maxGlibcVersion, maxGlibc == nil || maxGlibc!.version < v { maxGlibc = (v, path) }
+      for name in elf.needed where !allowlist.contains(name) {
+        if resolvesInBundle(name, from: path, elf: elf, paths: bundlePaths) { continue }
+        let bundledAt = bundlePaths.first { FS.basename($0) == name && !$0.hasPrefix("test/") }
+        problems.append(
+          Problem(elf: path, library: name,
+                  hostPath: hostLocation(name, source: sources[path], dirs: options.hostLibDirs), bundledAt: bundledAt))
+      }
+    }
+    let report = Report(elfCount: elfs.count, problems: problems, maxGlibc: maxGlibc)
+    if !problems.isEmpty {
+      var message = "\(options.label): \(problems.count) shared-library problem(s) in this bundle:\n"
+      for p in problems { message += "  " + p.description + "\n" }
+      message += """
+          fix: bundle the library (put its directory in the bundle's lib_dirs), add it to \(options.allowlistFile) \
+        with a comment saying why every host has it, or drop what needs it (exclude_modules for a stdlib module, \
+        c_extensions for an extension).
+        """
+      throw LacewingError(.hermeticity, message)
+    }
+    if let floor = options.maxGlibc, let limit = GlibcVersion(symbolVersion: "GLIBC_" + floor), let g = maxGlibc,
+      limit < g.version
+    {
+      throw LacewingError(
+        .hermeticity,
+        "\(options.label): \(g.elf) needs \(g.version), above the glibc floor GLIBC_\(floor); build the runtime against an older glibc or raise lacewing_max_glibc")
+    }
+    return report
+  }
+
+  /// ld.so's rule: DT_RUNPATH applies to the object's own DT_NEEDED only;
+  /// DT_RPATH is used when there is no RUNPATH. Only "$ORIGIN" entries can
+  /// point into the bundle; absolute ones point at the host and do not count.
+  static func resolvesInBundle(_ name: String, from path: String, elf: ELFFile, paths: Set<String>) -> Bool {
+    if name.contains("/") { return false }
+    let dirs = elf.runpath.isEmpty ? elf.rpath : elf.runpath
+    let origin = FS.dirname(path)
+    for dir in dirs {
+      guard dir.hasPrefix("$ORIGIN") || dir.hasPrefix("${ORIGIN}") else { continue }
+      let expanded = dir.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(of: "$ORIGIN", with: origin)
+      if paths.contains(FS.normalize(expanded + "/" + name)) { return true }
+    }
+    return false
+  }
+
+  static func hostLocation(_ name: String, source: String?, dirs: [String]) -> String? {
+    var candidates: [String] = []
+    if let source, let data = FileManager.default.contents(atPath: source), let elf = try? ELFFile(data, name: source) {
+      let origin = FS.dirname(source)
+      candidates += (elf.runpath.isEmpty ? elf.rpath : elf.runpath).map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
+    }
+    candidates += dirs
+    return candidates.map { FS.normalize($0 + "/" + name) }.first(where: FS.exists)
+  }
+}

@@ -1,0 +1,163 @@
+import Foundation
+
+/// make-archive: manifest -> deterministic payload zip, and sources -> the
+/// test's .pyz.
+public enum Archiver {
+  public struct PayloadResult {
+    public var data: Data
+    /// Every file read, for the depfile.
+    public var inputs: [String]
+  }
+
+  /// Builds the payload in memory. ELFs get their RUNPATH set by patchelf on
+  /// private copies under `workDir` (removed afterwards); stdlib sources get
+  /// unchecked-hash bytecode compiled by the bundled runtime itself, so the
+  /// bundle never writes or validates a .pyc at run time.
+  public static func payload(
+    manifest: BundleManifest, workDir: String, compressionLevel: Int = 9, compileBytecode: Bool = true,
+    patchelf: String = "patchelf"
+  ) throws(LacewingError) -> PayloadResult {
+    try? FileManager.default.removeItem(atPath: workDir)
+    do {
+      try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+    } catch {
+      throw LacewingError(.io, "cannot create work directory \(workDir): \(error.localizedDescription)")
+    }
+    defer { try? FileManager.default.removeItem(atPath: workDir) }
+
+    var files: [(path: String, data: Data, mode: Int)] = []
+    var inputs: [String] = []
+    for (index, entry) in manifest.entries.enumerated() {
+      if let content = entry.content {
+        files.append((entry.path, Data(content.utf8), entry.mode))
+        continue
+      }
+      guard let source = entry.source else {
+        throw LacewingError(.badInput, "manifest entry \(entry.path) has neither source nor content")
+      }
+      inputs.append(source)
+      var data = try FS.read(source, what: "listed in the manifest as \(entry.path)")
+      if let runpath = entry.runpath {
+        let copy = "\(workDir)/elf-\(index)"
+        guard FileManager.default.createFile(atPath: copy, contents: data) else {
+          throw LacewingError(.io, "cannot write \(copy)")
+        }
+        try Command.run(patchelf, ["--set-rpath", runpath, copy], what: "set the RUNPATH of \(entry.path)")
+        data = try FS.read(copy, what: "patched copy of \(source)")
+      }
+      files.append((entry.path, data, entry.mode))
+    }
+    if compileBytecode, let compiler = manifest.compiler {
+      files += try compile(manifest.entries.filter { $0.kind == .stdlib && $0.path.hasSuffix(".py") }, with: compiler,
+                           workDir: workDir)
+    }
+    files.sort { $0.path < $1.path }
+    let zipPath = workDir + "/payload.zip"
+    let writer = try ZipWriter(path: zipPath)
+    for f in files {
+      try writer.add(f.path, f.data, mode: f.mode, compressionLevel: compressionLevel)
+    }
+    try writer.close()
+    return PayloadResult(data: try FS.read(zipPath, what: "payload just written"), inputs: inputs)
+  }
+
+  /// One interpreter process compiles every module; `dfile` is the path
+  /// inside the bundle, so no build path is recorded in the bytecode.
+  static func compile(_ sources: [BundleManifest.Entry], with python: String, workDir: String) throws(LacewingError)
+    -> [(path: String, data: Data, mode: Int)]
+  {
+    let listPath = workDir + "/compile.json"
+    let pairs = sources.map { [$0.source ?? "", $0.path] }
+    do {
+      try JSONEncoder().encode(pairs).write(to: URL(fileURLWithPath: listPath))
+    } catch {
+      throw LacewingError(.io, "cannot write \(listPath)")
+    }
+    let script = """
+      import json, py_compile, sys
+      pairs = json.load(open(sys.argv[1]))
+      for i, (src, dfile) in enumerate(pairs):
+          try:
+              py_compile.compile(src, cfile=f"{sys.argv[2]}/{i}.pyc", dfile=dfile, doraise=True,
+                                 invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+          except py_compile.PyCompileError:
+              pass  # e.g. a module with syntax for another version: it ships as source only
+      print(sys.implementation.cache_tag)
+      """
+    let out = try Command.run(python, ["-I", "-S", "-c", script, listPath, workDir], what: "compile the stdlib's bytecode")
+    let tag = out.trimmingCharacters(in: .whitespacesAndNewlines)
+    var result: [(String, Data, Int)] = []
+    for (i, entry) in sources.enumerated() {
+      let pyc = "\(workDir)/\(i).pyc"
+      guard let data = FileManager.default.contents(atPath: pyc) else { continue }
+      let dir = FS.dirname(entry.path), stem = FS.basename(entry.path).dropLast(3)
+      result.append(("\(dir)/__pycache__/\(stem).\(tag).pyc", data, 0o644))
+    }
+    return result
+  }
+
+  /// The test's zipapp: its modules plus a __main__ that runs `mainModule`
+  /// as __main__, so `python3 test.pyz` and the bundle behave alike.
+  public static func pyz(sources: [PythonSource], mainModule: String, workDir: String) throws(LacewingError) -> Data {
+    var seen = Set<String>()
+    var files: [(String, Data)] = []
+    for s in sources {
+      guard seen.insert(s.dest).inserted else {
+        throw LacewingError(.badInput, "two sources would land at \(s.dest) in the pyz; rename one or set library_name")
+      }
+      files.append((s.dest, try FS.read(s.source, what: "python source for \(s.dest)")))
+    }
+    guard seen.contains(mainModule.replacingOccurrences(of: ".", with: "/") + ".py") else {
+      throw LacewingError(.badInput, "main module \(mainModule) is not among the sources")
+    }
+    let main = """
+      # Generated by make-archive: runs the test's main module as __main__.
+      import runpy
+      runpy.run_module(\(pythonLiteral(mainModule)), run_name="__main__", alter_sys=True)
+
+      """
+    files.append(("__main__.py", Data(main.utf8)))
+    files.sort { $0.0 < $1.0 }
+    try? FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+    let zipPath = workDir + "/pyz.zip"
+    defer { try? FileManager.default.removeItem(atPath: zipPath) }
+    let writer = try ZipWriter(path: zipPath)
+    for (name, data) in files { try writer.add(name, data, mode: 0o644, compressionLevel: 9) }
+    try writer.close()
+    return try FS.read(zipPath, what: "pyz just written")
+  }
+
+  static func pythonLiteral(_ s: String) -> String {
+    "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+  }
+}
+
+/// Runs a build-host tool and returns its stdout; a failure carries the
+/// tool's stderr so the user sees why.
+enum Command {
+  @discardableResult
+  static func run(_ tool: String, _ args: [String], what: String) throws(LacewingError) -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool.contains("/") ? tool : "/usr/bin/env")
+    process.arguments = tool.contains("/") ? args : [tool] + args
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    do {
+      try process.run()
+    } catch {
+      throw LacewingError(.toolFailed, "cannot start \(tool) to \(what): \(error.localizedDescription)")
+    }
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      let text = String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      throw LacewingError(
+        .toolFailed,
+        "\(tool) failed (exit \(process.terminationStatus)) trying to \(what)\(text.isEmpty ? "" : ": " + text)"
+          + (tool == "patchelf" ? "; install it with `apt-get install patchelf`" : ""))
+    }
+    return String(decoding: stdout, as: UTF8.self)
+  }
+}

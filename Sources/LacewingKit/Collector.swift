@@ -1,0 +1,226 @@
+import Foundation
+
+/// collect-artifacts: resolves everything a bundle needs into a manifest.
+///
+/// It reads ELF headers (never runs anything), walks the runtime's stdlib and
+/// follows DT_NEEDED through the declared library directories only, so what
+/// lands in a bundle never depends on what else happens to be installed.
+public struct Collector {
+  public struct Options {
+    /// The interpreter to bundle, e.g. /usr/bin/python3.11.
+    public var python: String
+    /// The test's zipapp; lands at test/<name>.
+    public var pyz: String?
+    /// Files listing extension modules (JSON arrays of paths), from GN metadata.
+    public var extensionLists: [String] = []
+    public var extensions: [String] = []
+    /// "source=dest" pairs; dest is relative to the extraction root.
+    public var data: [String] = []
+    /// The only places shared libraries are bundled from.
+    public var libDirs: [String] = []
+    /// Libraries every host has; never bundled.
+    public var allowlist: Set<String> = []
+    /// fnmatch patterns on paths relative to the stdlib directory.
+    public var stdlibExclude: [String] = Collector.defaultStdlibExclude
+    /// fnmatch patterns on module names (the file name up to its first ".").
+    public var moduleExclude: [String] = Collector.defaultModuleExclude
+
+    public init(python: String) {
+      self.python = python
+    }
+  }
+
+  /// Not needed to run tests, large, or both. Overridable per bundle.
+  public static let defaultStdlibExclude = [
+    "test", "*/test", "*/tests", "idlelib", "tkinter", "turtledemo", "turtle.py", "ensurepip", "lib2to3",
+    "config-*", "__pycache__", "*/__pycache__", "site-packages", "dist-packages", "lib-dynload", "*.pyc",
+  ]
+  /// nis needs Kerberos and is deprecated (PEP 594); the rest are CPython's
+  /// own test modules.
+  public static let defaultModuleExclude = ["nis", "_test*", "_xxtestfuzz", "xxlimited*", "_ctypes_test", "xxsubtype"]
+
+  public struct Result {
+    public var manifest: BundleManifest
+    /// Files read and directories listed, for the depfile.
+    public var inputs: [String]
+  }
+
+  let options: Options
+  private var entries: [BundleManifest.Entry] = []
+  private var excluded: [BundleManifest.Exclusion] = []
+  private var inputs: [String] = []
+  private var bundledLibraries: [String: String] = [:]  // name -> source
+  private var pending: [(source: String, elf: ELFFile)] = []
+
+  public init(_ options: Options) {
+    self.options = options
+  }
+
+  public static func collect(_ options: Options) throws(LacewingError) -> Result {
+    var c = Collector(options)
+    return try c.run()
+  }
+
+  private mutating func run() throws(LacewingError) -> Result {
+    let runtime = try PythonRuntime(interpreter: options.python)
+    let bin = "python/bin/" + runtime.name
+    let lib = "python/lib"
+    let stdlib = "\(lib)/\(runtime.name)"
+    inputs.append(options.python)
+
+    try addELF(source: runtime.executable, path: bin, kind: .interpreter, libDir: lib)
+    entries.append(.init(path: bin + "._pth", kind: .config, content: runtime.pthFile))
+
+    try walkStdlib(runtime.stdlib, relative: "", into: stdlib)
+    try addDynload(runtime.stdlib + "/lib-dynload", into: stdlib + "/lib-dynload", libDir: lib)
+
+    var extensionPaths = options.extensions
+    for list in options.extensionLists {
+      inputs.append(list)
+      extensionPaths += try JSONFile.read([String].self, list, what: "list of extension modules")
+    }
+    for ext in Set(extensionPaths).sorted() {
+      try addELF(source: ext, path: "python/ext/" + FS.basename(ext), kind: .extension, libDir: lib)
+    }
+    try resolveLibraries(into: lib)
+
+    if let pyz = options.pyz {
+      entries.append(.init(path: "test/" + FS.basename(pyz), kind: .pyz, source: pyz))
+    }
+    for pair in options.data {
+      guard let eq = pair.firstIndex(of: "=") else {
+        throw LacewingError(.badInput, "data entry '\(pair)' is not SOURCE=DEST")
+      }
+      let source = String(pair[..<eq]), dest = FS.normalize(String(pair[pair.index(after: eq)...]))
+      guard !dest.isEmpty, !dest.hasPrefix("/"), !dest.hasPrefix("..") else {
+        throw LacewingError(.badInput, "data destination '\(dest)' must be a relative path inside the bundle")
+      }
+      guard FS.exists(source) else { throw .unreadable(source, "no such data file") }
+      entries.append(.init(path: dest, kind: .data, source: source))
+    }
+
+    var seen = Set<String>()
+    for e in entries where !seen.insert(e.path).inserted {
+      throw LacewingError(
+        .badInput, "two files would land at \(e.path) in the bundle; rename one (e.g. an extension module named like a stdlib module)")
+    }
+    let manifest = BundleManifest(
+      interpreter: bin, compiler: runtime.executable, entries: entries.sorted { $0.path < $1.path },
+      excluded: excluded.sorted { $0.path < $1.path })
+    return Result(manifest: manifest, inputs: inputs)
+  }
+
+  private mutating func walkStdlib(_ dir: String, relative: String, into dest: String) throws(LacewingError) {
+    inputs.append(dir)
+    for name in try FS.list(dir) {
+      let rel = relative.isEmpty ? name : relative + "/" + name
+      if let pattern = options.stdlibExclude.first(where: { FS.matches($0, rel) }) {
+        if pattern != "*.pyc" && !pattern.hasSuffix("__pycache__") && rel != "lib-dynload" {
+          excluded.append(.init(path: "\(dest)/\(rel)", reason: "stdlib exclusion '\(pattern)'"))
+        }
+        continue
+      }
+      let full = dir + "/" + name
+      if FS.isDirectory(full) {
+        try walkStdlib(full, relative: rel, into: dest)
+      } else {
+        entries.append(.init(path: "\(dest)/\(rel)", kind: .stdlib, source: full))
+      }
+    }
+  }
+
+  private mutating func addDynload(_ dir: String, into dest: String, libDir: String) throws(LacewingError) {
+    guard FS.isDirectory(dir) else { return }  // a fully static runtime has none
+    inputs.append(dir)
+    for name in try FS.list(dir) where name.hasSuffix(".so") {
+      let module = String(name.prefix { $0 != "." })
+      if let pattern = options.moduleExclude.first(where: { FS.matches($0, module) }) {
+        excluded.append(.init(path: "\(dest)/\(name)", reason: "module exclusion '\(pattern)'"))
+        continue
+      }
+      try addELF(source: dir + "/" + name, path: "\(dest)/\(name)", kind: .dynload, libDir: libDir)
+    }
+  }
+
+  private mutating func addELF(source: String, path: String, kind: BundleManifest.Kind, libDir: String)
+    throws(LacewingError)
+  {
+    let data = try FS.read(source, what: "\(kind.rawValue) to bundle")
+    let elf = try ELFFile(data, name: source)
+    inputs.append(source)
+    entries.append(.init(path: path, kind: kind, source: source, mode: 0o755, runpath: Collector.runpath(from: path, to: libDir)))
+    pending.append((source, elf))
+  }
+
+  /// Breadth-first over DT_NEEDED: each library found in a declared directory
+  /// is bundled once, under its own name, in python/lib.
+  private mutating func resolveLibraries(into libDir: String) throws(LacewingError) {
+    while !pending.isEmpty {
+      let (source, elf) = pending.removeFirst()
+      for name in elf.needed where !options.allowlist.contains(name) && bundledLibraries[name] == nil {
+        guard let found = find(name, neededBy: source, elf: elf) else { continue }  // the allowlist check reports it
+        bundledLibraries[name] = found
+        try addELF(source: found, path: "\(libDir)/\(name)", kind: .sharedLibrary, libDir: libDir)
+      }
+    }
+  }
+
+  /// The ELF's own RPATH/RUNPATH first (as the loader would), but only where
+  /// it points into a declared directory; then the declared directories.
+  private func find(_ name: String, neededBy source: String, elf: ELFFile) -> String? {
+    let origin = FS.dirname(FS.realPath(source))
+    let own = (elf.runpath.isEmpty ? elf.rpath : elf.runpath).map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
+    let declared = options.libDirs.map { FS.realPath($0) }
+    for dir in own where declared.contains(FS.realPath(dir)) {
+      if FS.exists(dir + "/" + name) { return dir + "/" + name }
+    }
+    for dir in options.libDirs where FS.exists(dir + "/" + name) { return dir + "/" + name }
+    return nil
+  }
+
+  /// "$ORIGIN/<relative path from the ELF's directory to libDir>".
+  static func runpath(from path: String, to libDir: String) -> String {
+    let from = FS.dirname(path).split(separator: "/"), to = libDir.split(separator: "/")
+    var common = 0
+    while common < min(from.count, to.count) && from[common] == to[common] { common += 1 }
+    let up = Array(repeating: "..", count: from.count - common)
+    let rel = (up + to[common...].map(String.init)).joined(separator: "/")
+    return rel.isEmpty ? "$ORIGIN" : "$ORIGIN/" + rel
+  }
+}
+
+/// A CPython installation, located from its interpreter the way CPython
+/// itself finds its prefix.
+struct PythonRuntime {
+  /// The interpreter with symlinks resolved.
+  var executable: String
+  /// "python3.11"
+  var name: String
+  var stdlib: String
+
+  init(interpreter: String) throws(LacewingError) {
+    guard FS.isExecutable(interpreter) else {
+      throw .unreadable(interpreter, "not an executable; set the GN arg lacewing_python to a CPython interpreter")
+    }
+    executable = FS.realPath(interpreter)
+    name = FS.basename(executable)
+    let version = name.dropFirst("python".count).split(separator: ".")
+    guard name.hasPrefix("python"), version.count == 2, version.allSatisfy({ Int($0) != nil }) else {
+      throw LacewingError(
+        .badInput, "\(interpreter) resolves to \(executable); name a versioned interpreter such as python3.11")
+    }
+    let prefix = FS.dirname(FS.dirname(executable))
+    stdlib = "\(prefix)/lib/\(name)"
+    guard FS.exists(stdlib + "/os.py") else {
+      throw .unreadable(stdlib + "/os.py", "no stdlib next to \(executable); is this a complete CPython install?")
+    }
+  }
+
+  /// CPython reads <executable>._pth and takes sys.path from it alone, in
+  /// isolated mode: PYTHONPATH, PYTHONHOME, user site and the host's
+  /// /usr/lib/python3* cannot reach the bundle, and no environment variable
+  /// is needed (so none leaks into the test's children).
+  var pthFile: String {
+    "../lib/\(name)\n../lib/\(name)/lib-dynload\n../ext\nimport site\n"
+  }
+}

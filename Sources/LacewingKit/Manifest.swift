@@ -1,0 +1,103 @@
+import Foundation
+
+/// What goes into a payload, written by collect-artifacts and read by
+/// make-archive and the size report. Paths inside the archive use "/".
+public struct BundleManifest: Codable, Equatable, Sendable {
+  public enum Kind: String, Codable, Sendable {
+    case interpreter, stdlib, dynload, sharedLibrary = "shared_library", `extension`, pyz, data, config
+  }
+
+  public struct Entry: Codable, Equatable, Sendable {
+    /// Where the file lands, relative to the extraction root.
+    public var path: String
+    public var kind: Kind
+    /// The file to copy, relative to root_build_dir or absolute; nil when `content` is given.
+    public var source: String?
+    /// Inline text for generated files (e.g. the interpreter's ._pth).
+    public var content: String?
+    /// 0o755 for executables and shared objects, 0o644 otherwise.
+    public var mode: Int
+    /// An ELF whose RUNPATH make-archive sets (always "$ORIGIN"-relative).
+    public var runpath: String?
+
+    public init(path: String, kind: Kind, source: String? = nil, content: String? = nil, mode: Int = 0o644,
+                runpath: String? = nil) {
+      self.path = path
+      self.kind = kind
+      self.source = source
+      self.content = content
+      self.mode = mode
+      self.runpath = runpath
+    }
+  }
+
+  public struct Exclusion: Codable, Equatable, Sendable {
+    public var path: String
+    public var reason: String
+  }
+
+  public var formatVersion = 1
+  /// The bundle path of the interpreter and of the test, for fuse-stub.
+  public var interpreter: String
+  /// Runtime whose python compiles the bytecode (the original, unpatched file).
+  public var compiler: String?
+  public var entries: [Entry]
+  public var excluded: [Exclusion] = []
+
+  public init(interpreter: String, compiler: String?, entries: [Entry], excluded: [Exclusion] = []) {
+    self.interpreter = interpreter
+    self.compiler = compiler
+    self.entries = entries
+    self.excluded = excluded
+  }
+
+  public func encoded() -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    // Encoding plain structs of strings and ints cannot fail.
+    return (try? encoder.encode(self)) ?? Data()
+  }
+
+  public static func read(_ path: String) throws(LacewingError) -> BundleManifest {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .unreadable(path, "no such file; is the collect-artifacts action a dependency?")
+    }
+    do {
+      return try JSONDecoder().decode(BundleManifest.self, from: data)
+    } catch {
+      throw LacewingError(.badInput, "\(path) is not a bundle manifest: \(error)")
+    }
+  }
+}
+
+/// One module source of the test's pyz, as GN metadata lists it.
+public struct PythonSource: Codable, Equatable, Sendable {
+  /// Relative to root_build_dir.
+  public var source: String
+  /// The module path inside the pyz, e.g. "lacewing_utils/fidl_ir.py".
+  public var dest: String
+
+  public init(source: String, dest: String) {
+    self.source = source
+    self.dest = dest
+  }
+}
+
+enum JSONFile {
+  static func read<T: Decodable>(_ type: T.Type, _ path: String, what: String) throws(LacewingError) -> T {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .unreadable(path, "no such file (\(what))")
+    }
+    do {
+      return try JSONDecoder().decode(T.self, from: data)
+    } catch {
+      throw LacewingError(.badInput, "\(path) is not a valid \(what): \(error)")
+    }
+  }
+}
+
+extension PythonSource {
+  public static func readList(_ path: String) throws(LacewingError) -> [PythonSource] {
+    try JSONFile.read([PythonSource].self, path, what: "list of python sources")
+  }
+}
