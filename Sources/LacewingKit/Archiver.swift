@@ -119,8 +119,8 @@ public enum Archiver {
     files.append(("__main__.py", Data(main.utf8)))
     files.sort { $0.0 < $1.0 }
     try? FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: workDir) }
     let zipPath = workDir + "/pyz.zip"
-    defer { try? FileManager.default.removeItem(atPath: zipPath) }
     let writer = try ZipWriter(path: zipPath)
     for (name, data) in files { try writer.add(name, data, mode: 0o644, compressionLevel: 9) }
     try writer.close()
