@@ -14,6 +14,9 @@ public struct ELFFile: Equatable, Sendable {
   public var isDynamic = false
   public var hasInterpreter = false
 
+  /// An ELF with no dynamic section, to fill in by hand.
+  public init() {}
+
   public static func isELF(_ data: Data) -> Bool {
     data.count >= 4 && data.prefix(4).elementsEqual([0x7F, 0x45, 0x4C, 0x46])
   }

@@ -21,26 +21,28 @@ public struct SHA256 {
   public init() {}
 
   public mutating func update<Bytes: Collection>(_ data: Bytes) where Bytes.Element == UInt8 {
-    length &+= UInt64(data.count)
-    var iterator = data.makeIterator()
-    if !buffer.isEmpty {
-      while buffer.count < 64, let b = iterator.next() { buffer.append(b) }
-      if buffer.count == 64 {
-        buffer.withUnsafeBufferPointer { compress($0) }
-        buffer.removeAll(keepingCapacity: true)
+    if data.withContiguousStorageIfAvailable({ update(buffer: $0) }) == nil {
+      Array(data).withUnsafeBufferPointer { update(buffer: $0) }
+    }
+  }
+
+  private mutating func update(buffer: UnsafeBufferPointer<UInt8>) {
+    length &+= UInt64(buffer.count)
+    var offset = 0
+    if !buffer.isEmpty && !self.buffer.isEmpty {
+      let take = min(64 - self.buffer.count, buffer.count)
+      self.buffer.append(contentsOf: buffer[0..<take])
+      offset = take
+      if self.buffer.count == 64 {
+        self.buffer.withUnsafeBufferPointer { compress($0) }
+        self.buffer.removeAll(keepingCapacity: true)
       }
     }
-    var block = [UInt8](repeating: 0, count: 64)
-    var n = 0
-    while let b = iterator.next() {
-      block[n] = b
-      n += 1
-      if n == 64 {
-        block.withUnsafeBufferPointer { compress($0) }
-        n = 0
-      }
+    while buffer.count - offset >= 64 {
+      compress(UnsafeBufferPointer(rebasing: buffer[offset..<offset + 64]))
+      offset += 64
     }
-    buffer.append(contentsOf: block[0..<n])
+    self.buffer.append(contentsOf: buffer[offset...])
   }
 
   public mutating func finalize() -> [UInt8] {
@@ -62,7 +64,7 @@ public struct SHA256 {
   }
 
   private mutating func compress(_ block: UnsafeBufferPointer<UInt8>) {
-    var w = [UInt32](repeating: 0, count: 64)
+    var w = ContiguousArray<UInt32>(repeating: 0, count: 64)
     for i in 0..<16 {
       w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8
         | UInt32(block[i * 4 + 3])

@@ -1,0 +1,115 @@
+import Foundation
+import LacewingFormat
+import Testing
+
+@testable import LacewingKit
+import LacewingTestSupport
+
+@Suite struct DigestTests {
+  @Test func sha256MatchesFIPSVectors() {
+    #expect(hexString(SHA256.hash([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    #expect(hexString(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    let twoBlocks = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+    #expect(hexString(SHA256.hash(twoBlocks)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+  }
+
+  @Test func sha256IsIndependentOfHowBytesAreFed() {
+    let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+    var s = SHA256()
+    s.update(data[0..<1])
+    s.update(data[1..<130])
+    s.update(data[130...])
+    #expect(s.finalize() == SHA256.hash(data))
+  }
+
+  @Test func sha256AgreesWithSha256sum() throws {
+    let file = "/usr/bin/python3.11"
+    let expected = try run("sha256sum", [file]).stdout.prefix(64)
+    #expect(hexString(SHA256.hash(try readFile(file))) == String(expected))
+  }
+
+  @Test func crc32IsZipsCRC() {
+    #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+  }
+}
+
+@Suite struct TrailerTests {
+  let config = Fuser.Config(interpreter: "python/bin/python3.11", main: "test/t.pyz", env: ["FIDL_IR_PATH=fidl_ir"])
+
+  @Test func layoutMatchesTheSharedHeader() throws {
+    let stem = Data(repeating: 0xAA, count: 100), payload = Data(repeating: 0x55, count: 333)
+    let bundle = Fuser.fuse(stem: stem, payload: payload, config: config)
+    let configBytes = Data("interpreter\0python/bin/python3.11\0main\0test/t.pyz\0env\0FIDL_IR_PATH=fidl_ir\0".utf8)
+    #expect(bundle.count == 100 + 333 + configBytes.count + Int(LW_TRAILER_SIZE))
+    #expect(bundle.suffix(8) == Data(LW_TRAILER_MAGIC.utf8))
+    var t = lw_trailer()
+    withUnsafeMutableBytes(of: &t) { $0.copyBytes(from: bundle.suffix(Int(LW_TRAILER_SIZE))) }
+    #expect(t.payload_offset == 100 && t.payload_size == 333)
+    #expect(t.config_offset == 433 && t.config_size == UInt64(configBytes.count))
+    #expect(bundle[433..<(433 + configBytes.count)] == configBytes)
+    #expect(t.format_version == LW_FORMAT_VERSION && t.trailer_size == LW_TRAILER_SIZE)
+    #expect(t.config_crc32 == CRC32.checksum(configBytes))
+    let span = bundle.suffix(Int(LW_TRAILER_SIZE)).prefix(Int(LW_TRAILER_CRC_SPAN))
+    #expect(t.trailer_crc32 == CRC32.checksum(span))
+    let digest = withUnsafeBytes(of: t.digest) { Array($0) }
+    #expect(digest == SHA256.hash(payload + configBytes))
+  }
+
+  @Test func theDigestDependsOnPayloadAndConfigOnly() {
+    let a = Fuser.fuse(stem: Data([1]), payload: Data([9, 9]), config: config)
+    let b = Fuser.fuse(stem: Data([2, 2, 2]), payload: Data([9, 9]), config: config)
+    #expect(a.suffix(56).prefix(32) == b.suffix(56).prefix(32))
+  }
+
+  @Test func validationRefusesEnvThatEscapesTheRoot() {
+    let m = BundleManifest(
+      interpreter: "python/bin/python3.11", compiler: nil,
+      entries: [
+        .init(path: "python/bin/python3.11", kind: .interpreter), .init(path: "test/t.pyz", kind: .pyz),
+      ])
+    #expect(throws: Never.self) { try Fuser.validate(config, against: m) }
+    for bad in ["X=/etc", "X=../up", "=x", "NO_EQUALS"] {
+      var c = config
+      c.env = [bad]
+      #expect(throws: LacewingError.self) { try Fuser.validate(c, against: m) }
+    }
+    var missing = config
+    missing.main = "test/other.pyz"
+    #expect(throws: LacewingError.self) { try Fuser.validate(missing, against: m) }
+  }
+}
+
+@Suite struct ELFTests {
+  @Test func readsTheInterpretersDynamicSection() throws {
+    let elf = try ELFFile(try readFile("/usr/bin/python3.11"), name: "python3.11")
+    #expect(elf.isDynamic && elf.hasInterpreter)
+    #expect(elf.needed.contains("libexpat.so.1"))
+    #expect(elf.needed.contains("libc.so.6"))
+    #expect(elf.versionNeeds["libc.so.6", default: []].contains { $0.hasPrefix("GLIBC_2.") })
+    #expect(elf.maxGlibcVersion != nil)
+  }
+
+  @Test func readsSonameAndRunpathOfASharedLibrary() throws {
+    let lib = try ELFFile(try readFile("/usr/lib/x86_64-linux-gnu/libzip.so.4"), name: "libzip")
+    #expect(lib.soname == "libzip.so.4")
+    #expect(lib.needed.contains("libz.so.1"))
+  }
+
+  @Test func theStemIsStatic() throws {
+    let stem = try ELFFile(try readFile(try Repo.tool("lacewing-stem")), name: "stem")
+    #expect(!stem.isDynamic && stem.needed.isEmpty)
+  }
+
+  @Test func refusesWhatIsNotELF() {
+    #expect(throws: LacewingError.self) { try ELFFile(Data("#!/bin/sh\n".utf8), name: "script") }
+    var truncated = (try? readFile("/usr/bin/python3.11")) ?? Data()
+    truncated = truncated.prefix(200)
+    #expect(throws: LacewingError.self) { try ELFFile(truncated, name: "truncated") }
+  }
+
+  @Test func glibcVersionsOrderNumerically() {
+    let a = GlibcVersion(symbolVersion: "GLIBC_2.9")!, b = GlibcVersion(symbolVersion: "GLIBC_2.34")!
+    #expect(a < b)
+    #expect(GlibcVersion(symbolVersion: "GLIBC_PRIVATE") == nil)
+  }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the Swift tools and the stem, builds the demo bundle with GN and
+# Ninja, and runs it: the README's first command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build/install-deps.sh
+echo "== swift build -c release (tools and stem)"
+swift build -c release
+test -x .build/release/lacewing-stem || { echo "demo: swift build failed" >&2; exit 1; }
+
+echo "== gn gen out/demo && ninja -C out/demo"
+gn gen out/demo
+ninja -C out/demo
+
+echo "== out/demo/rtc_test: $(stat -c %s out/demo/rtc_test) bytes"
+cat out/demo/gen/testdata/rtc_test/rtc_test.hermeticity.txt
+cache=$(mktemp -d)
+trap 'rm -rf "$cache"' EXIT
+export LACEWING_CACHE_DIR="$cache"
+
+echo "== out/demo/rtc_test  (hermetic; first run extracts into a fresh cache)"
+LACEWING_TIMINGS=1 out/demo/rtc_test
+echo "exit status: 0"
+
+echo "== out/demo/rtc_test --force-failure  (must fail with exit status 1)"
+set +e
+out/demo/rtc_test --force-failure 2>&1 | tail -4
+status=${PIPESTATUS[0]}
+set -e
+echo "exit status: $status"
+[ "$status" = 1 ] || { echo "demo: expected exit status 1" >&2; exit 1; }
+
+echo "== the same test unbundled: PYTHONPATH=out/demo python3.11 out/demo/rtc_test.pyz"
+PYTHONPATH=out/demo /usr/bin/python3.11 out/demo/rtc_test.pyz 2>&1 | tail -1
+echo "demo: OK"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need, only when one is
+# missing, so a second run costs a few dpkg queries. Used by demo.sh and test.sh.
+set -euo pipefail
+
+packages=(
+  generate-ninja   # gn
+  ninja-build
+  libzip-dev       # the build tools write zips with libzip
+  zlib1g-dev       # libz.a: the static stem inflates with zlib
+  patchelf         # $ORIGIN RUNPATHs on bundled ELFs
+  python3.11       # the default runtime to bundle
+  python3.11-dev   # its headers, for the test's C extension
+  zip unzip        # Info-ZIP, to test the stem's reader against another writer
+  gcc g++ binutils
+  util-linux       # unshare, for the Python-less chroot in the tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

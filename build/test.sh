@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests of LacewingKit, golden tests of each tool's
+# command line, and end-to-end GN + Ninja builds whose bundles run in a
+# chroot with no Python. The README's second command; CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build/install-deps.sh
+# The end-to-end and golden tests drive the release tools and stem, the ones
+# users get; `swift test` builds its own debug copies for the unit tests.
+swift build -c release
+test -x .build/release/lacewing-stem || { echo "test: swift build -c release failed" >&2; exit 1; }
+export LACEWING_TOOLS_DIR="$PWD/.build/release"
+swift test
