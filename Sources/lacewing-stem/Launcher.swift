@@ -9,10 +9,17 @@ struct Launcher {
 
   func run() throws(StemFailure) -> Never {
     if let mode = getenvString("LACEWING_EXTRACT"), same(mode, "temp") { try runTemporary() }
-    if let cacheRoot = cacheRoot(), let entry = try? cachedEntry(in: cacheRoot) {
-      // exec only returns on failure; a noexec cache mount is the usual cause,
-      // and a private temp dir may still work.
-      execInterpreter(root: entry)
+    if let cacheRoot = cacheRoot() {
+      do throws(StemFailure) {
+        let entry = try cachedEntry(in: cacheRoot)
+        // exec only returns on failure; a noexec cache mount is the usual
+        // cause, and a private temp dir may still work.
+        execInterpreter(root: entry)
+      } catch {
+        // A corrupt bundle stays corrupt wherever it is extracted; anything
+        // else (read-only or full cache, foreign owner) may work in temp.
+        if error.exitCode == Int32(LW_EXIT_CORRUPT) { throw error }
+      }
     }
     try runTemporary()
   }
