@@ -93,7 +93,7 @@ public struct AllowlistCheck {
       var message = "\(options.label): \(problems.count) shared-library problem(s) in this bundle:\n"
       for p in problems { message += "  " + p.description + "\n" }
       message += """
-          fix: bundle the library (put its directory in the bundle's lib_dirs), add it to \(options.allowlistFile) \
+          fix: bundle the library (put its directory in the bundle's shared_library_dirs), add it to \(options.allowlistFile) \
         with a comment saying why every host has it, or drop what needs it (exclude_modules for a stdlib module, \
         c_extensions for an extension).
         """

@@ -100,11 +100,17 @@ public func writeText(_ text: String, to path: String) throws {
   try Data(text.utf8).write(to: URL(fileURLWithPath: path))
 }
 
-/// Sets a file's mtime explicitly: Ninja can miss an edit made in the same
-/// timestamp tick as the previous build.
-public func bumpMtime(_ path: String, seconds: Int = 5) throws {
-  let attrs = try FileManager.default.attributesOfItem(atPath: path)
-  let old = (attrs[.modificationDate] as? Date) ?? Date()
-  let new = max(old, Date()).addingTimeInterval(TimeInterval(seconds))
-  try FileManager.default.setAttributes([.modificationDate: new], ofItemAtPath: path)
+/// Marks a file (or directory) as changed now. Ninja can miss an edit made in
+/// the same coarse timestamp tick as the previous build's outputs, so wait out
+/// a tick first; never set a future time, which would leave stamps dirty.
+public func bumpMtime(_ path: String) throws {
+  usleep(20_000)
+  try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path)
+}
+
+/// The path with every symlink resolved, by the C library.
+public func resolvedPath(_ path: String) -> String {
+  guard let resolved = realpath(path, nil) else { return path }
+  defer { free(resolved) }
+  return String(cString: resolved)
 }

@@ -1,1 +1,142 @@
+import Foundation
+import LacewingTestSupport
 import Testing
+
+/// Real `gn gen` + `ninja` on testdata, real bundles run where no Python is.
+/// Serialized: the tests share one build dir and some of them edit inputs.
+@Suite(.serialized) struct EndToEndTests {
+  let build: E2EBuild
+
+  init() throws {
+    build = try E2EBuild.get()
+  }
+
+  @Test func bundleRunsInARootWithNoPython() throws {
+    let root = try PythonlessRoot(bundles: ["rtc_test": build.bundle])
+    defer { root.remove() }
+    #expect(root.pythons().isEmpty)
+    #expect(!FileManager.default.fileExists(atPath: root.path + "/usr"))
+    let env = ["LACEWING_CACHE_DIR": "/cache", "HOME": "/nonexistent"]
+
+    let pass = try root.run("rtc_test", [], env: env)
+    #expect(pass.status == 0, "\(pass.output)")
+    #expect(pass.stdout == "", "the stem and a passing test print nothing on stdout")
+    #expect(pass.stderr.contains("OK"))
+
+    let fail = try root.run("rtc_test", ["--force-failure"], env: env)
+    #expect(fail.status == 1, "\(fail.output)")
+    #expect(fail.stderr.contains("FAILED"))
+
+    let weird = ["a b", "", "ü", "--year", "2031", "'\"$HOME"]
+    let echo = try root.run("rtc_test", ["--echo-argv"] + weird, env: env)
+    #expect(echo.status == 0, "\(echo.output)")
+    let argv = try JSONDecoder().decode([String].self, from: Data(echo.stdout.utf8))
+    #expect(argv == ["--echo-argv"] + weird)
+  }
+
+  @Test func tempModeRemovesItsExtraction() throws {
+    let root = try PythonlessRoot(bundles: ["rtc_test": build.bundle])
+    defer { root.remove() }
+    let r = try root.run("rtc_test", [], env: ["LACEWING_EXTRACT": "temp", "TMPDIR": "/tmp"])
+    #expect(r.status == 0, "\(r.output)")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: root.path + "/tmp").isEmpty)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: root.path + "/cache").isEmpty)
+  }
+
+  /// Ambient Python settings of the caller have no effect on the bundle, on a
+  /// host that does have a Python of its own.
+  @Test func ambientPythonSettingsHaveNoEffect() throws {
+    let dir = try makeTemporaryDirectory("ambient")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // A module shadowing one the test imports, and a startup file that fails.
+    try writeText("raise SystemExit('shadow json imported')\n", to: dir + "/shadow/json/__init__.py")
+    try writeText("raise SystemExit('startup ran')\n", to: dir + "/startup.py")
+    let env = environment([
+      "PYTHONPATH": dir + "/shadow", "PYTHONHOME": "/nonexistent", "PYTHONSTARTUP": dir + "/startup.py",
+      "PYTHONUSERBASE": dir + "/shadow", "PYTHONPLATLIBDIR": "nonexistent", "PYTHONNOUSERSITE": nil,
+      "LACEWING_CACHE_DIR": dir + "/cache",
+    ])
+    let r = try run(build.bundle, [], environment: env)
+    #expect(r.status == 0, "\(r.output)")
+    #expect(!r.output.contains("shadow json imported"))
+  }
+
+  @Test func samePyzRunsUnbundled() throws {
+    // The documented non-hermetic mode: extensions via PYTHONPATH, data from
+    // rtc_test_runfiles/ next to the pyz.
+    let env = environment(["PYTHONPATH": build.out, "FIDL_IR_PATH": nil])
+    let r = try run("/usr/bin/python3.11", [build.out + "/rtc_test.pyz"], environment: env, directory: "/")
+    #expect(r.status == 0, "\(r.output)")
+    let f = try run("/usr/bin/python3.11", [build.out + "/rtc_test.pyz", "--force-failure"], environment: env)
+    #expect(f.status == 1)
+  }
+
+  @Test func secondNinjaHasNoWorkToDo() throws {
+    let r = try build.ninja()
+    #expect(r.status == 0)
+    let again = try build.ninja()
+    #expect(again.stdout.contains("ninja: no work to do."), "\(again.stdout)")
+  }
+
+  @Test func depfileOnlyInputsRerunTheRightActions() throws {
+    let embed = "//testdata/rtc_test:rtc_test_embed"
+    _ = try build.ninja()
+
+    // A stdlib file of the bundled runtime: only make-archive read it.
+    let stdlibFile = build.runtime + "/lib/python3.11/json/__init__.py"
+    try bumpMtime(stdlibFile)
+    var r = try build.ninja()
+    #expect(r.status == 0, "\(r.output)")
+    #expect(E2EBuild.actions(r) == [embed + "_archive"], "\(r.stdout)")
+    #expect(try build.ninja().stdout.contains("ninja: no work to do."))
+
+    // Its content this time: the payload changes, so check and fuse rerun.
+    try writeText(readText(stdlibFile) + "\n# edited by the test\n", to: stdlibFile)
+    try bumpMtime(stdlibFile)
+    r = try build.ninja()
+    #expect(
+      E2EBuild.actions(r) == [embed + "_archive", "//testdata/rtc_test:rtc_test_check", "//testdata/rtc_test:rtc_test"],
+      "\(r.stdout)")
+    #expect(try build.ninja().stdout.contains("ninja: no work to do."))
+
+    // A data file: collect and archive both list it.
+    let data = build.src + "/testdata/fidl_ir/fuchsia.io.fidl.json"
+    try bumpMtime(data)
+    r = try build.ninja()
+    #expect(E2EBuild.actions(r).isSuperset(of: [embed + "_collect", embed + "_archive"]), "\(r.stdout)")
+    #expect(try build.ninja().stdout.contains("ninja: no work to do."))
+  }
+
+  @Test func aNewModuleInTheStdlibRerunsCollection() throws {
+    _ = try build.ninja()
+    let stdlib = build.runtime + "/lib/python3.11"
+    try writeText("VALUE = 42\n", to: stdlib + "/lacewing_e2e_new_module.py")
+    try bumpMtime(stdlib)
+    let r = try build.ninja()
+    #expect(r.status == 0, "\(r.output)")
+    #expect(E2EBuild.actions(r).contains("//testdata/rtc_test:rtc_test_embed_collect"), "\(r.stdout)")
+    let list = try run(build.bundle, [], environment: environment(["LACEWING_LIST": "1"]))
+    #expect(list.stdout.contains("python/lib/python3.11/lacewing_e2e_new_module.py"))
+    #expect(try build.ninja().stdout.contains("ninja: no work to do."))
+  }
+
+  @Test func anUnbundledUnallowedLibraryFailsTheBuild() throws {
+    let r = try build.ninja(["testdata/negative:stray_bundle"])
+    #expect(r.status != 0)
+    let text = r.output
+    #expect(text.contains("//testdata/negative:stray_bundle"), "\(text)")
+    #expect(text.contains("python/ext/stray_ext.so needs libstray.so"), "\(text)")
+    #expect(text.contains("found on the build host at stray/libstray.so"), "\(text)")
+    #expect(text.contains("fix: bundle the library"), "\(text)")
+    #expect(!FileManager.default.fileExists(atPath: build.out + "/stray_bundle"))
+  }
+
+  @Test func everyGNFileIsFormatted() throws {
+    let files = try run("git", ["-C", Repo.root, "ls-files", "*.gn", "*.gni", ".gn"]).stdout.split(separator: "\n")
+    #expect(files.count >= 8)
+    for file in files {
+      let r = try run("gn", ["format", "--dry-run", Repo.root + "/" + file])
+      #expect(r.status == 0, "gn format would change \(file)")
+    }
+  }
+}

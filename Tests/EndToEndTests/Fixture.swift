@@ -1,0 +1,116 @@
+import Foundation
+import LacewingTestSupport
+
+/// One real GN + Ninja build of the repo's testdata, shared by the end-to-end
+/// tests. It builds from a copy of the GN sources and a copy of the runtime,
+/// so tests can edit inputs (a stdlib file, a data file) without touching the
+/// checkout or the system's Python.
+final class E2EBuild: Sendable {
+  let dir: String
+  let src: String
+  let runtime: String
+  let out: String
+
+  static let shared: Result<E2EBuild, any Error> = Result { try E2EBuild() }
+
+  static func get() throws -> E2EBuild { try shared.get() }
+
+  private init() throws {
+    dir = try makeTemporaryDirectory("e2e")
+    src = dir + "/src"
+    runtime = dir + "/runtime"
+    out = dir + "/out"
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: src, withIntermediateDirectories: true)
+    for item in [".gn", "BUILD.gn", "build", "gn_templates", "testdata"] {
+      try fm.copyItem(atPath: Repo.root + "/" + item, toPath: src + "/" + item)
+    }
+    // A runtime of our own: same files as Debian's python3.11, other prefix.
+    try fm.createDirectory(atPath: runtime + "/bin", withIntermediateDirectories: true)
+    try fm.createDirectory(atPath: runtime + "/lib", withIntermediateDirectories: true)
+    try check(try run("cp", ["-a", "/usr/bin/python3.11", runtime + "/bin/"]))
+    try check(try run("cp", ["-a", "/usr/lib/python3.11", runtime + "/lib/"]))
+    try check(try run("gn", ["gen", out, "--root=" + src, "--args=" + args]))
+    try check(try ninja())
+  }
+
+  var args: String {
+    "lacewing_tools_dir=\"\(Repo.toolsDir)\" lacewing_python=\"\(runtime)/bin/python3.11\""
+  }
+
+  var bundle: String { out + "/rtc_test" }
+
+  func ninja(_ targets: [String] = []) throws -> ProcessResult {
+    try run("ninja", ["-C", out] + targets)
+  }
+
+  /// The GN actions a ninja run executed, e.g. "//testdata/rtc_test:rtc_test_embed_archive".
+  static func actions(_ r: ProcessResult) -> Set<String> {
+    var found = Set<String>()
+    for line in r.stdout.split(separator: "\n") {
+      guard let range = line.range(of: "ACTION ") else { continue }
+      let rest = line[range.upperBound...]
+      found.insert(String(rest.prefix { $0 != "(" }))
+    }
+    return found
+  }
+
+  private func check(_ r: ProcessResult) throws {
+    guard r.status == 0 else { throw TestSetupError("end-to-end build setup failed:\n\(r.output)") }
+  }
+}
+
+/// A root with only the allowlisted libraries, the loader and /proc: no
+/// Python, no /usr. Bundles run in it through a private mount namespace.
+struct PythonlessRoot {
+  let path: String
+
+  init(bundles: [String: String]) throws {
+    path = try makeTemporaryDirectory("chroot")
+    let fm = FileManager.default
+    let libDir = path + "/lib/x86_64-linux-gnu"
+    try fm.createDirectory(atPath: libDir, withIntermediateDirectories: true)
+    try fm.createDirectory(atPath: path + "/lib64", withIntermediateDirectories: true)
+    for dir in ["proc", "tmp", "cache"] {
+      try fm.createDirectory(atPath: path + "/" + dir, withIntermediateDirectories: true)
+    }
+    chmod(path + "/tmp", 0o1777)
+    let allowlist = readText(Repo.root + "/gn_templates/default_allowlist.txt")
+    for line in allowlist.split(separator: "\n") where !line.hasPrefix("#") {
+      let name = String(line.split(separator: "#")[0]).trimmingCharacters(in: .whitespaces)
+      let host = "/lib/x86_64-linux-gnu/" + name
+      if fm.fileExists(atPath: host) {
+        try fm.copyItem(atPath: resolvedPath(host), toPath: libDir + "/" + name)
+      }
+    }
+    try fm.copyItem(
+      atPath: resolvedPath("/lib64/ld-linux-x86-64.so.2"),
+      toPath: path + "/lib64/ld-linux-x86-64.so.2")
+    for (name, source) in bundles {
+      try fm.copyItem(atPath: source, toPath: path + "/" + name)
+    }
+  }
+
+  /// Every file in the root whose name starts with "python".
+  func pythons() -> [String] {
+    let e = FileManager.default.enumerator(atPath: path)
+    var found: [String] = []
+    while let item = e?.nextObject() as? String {
+      if (item as NSString).lastPathComponent.hasPrefix("python") { found.append(item) }
+    }
+    return found
+  }
+
+  /// Runs `/<bundle> args` inside the root with exactly `env`.
+  func run(_ bundle: String, _ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
+    let envArgs = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    let script = "mount -t proc proc \"$1/proc\" && shift && exec env -i \"$@\""
+    return try LacewingTestSupport.run(
+      "unshare",
+      ["--mount", "--fork", "sh", "-c", script, "sh", path] + envArgs + ["/usr/sbin/chroot", path, "/" + bundle] + args)
+  }
+
+  func remove() {
+    try? FileManager.default.removeItem(atPath: path)
+  }
+}
