@@ -11,12 +11,9 @@ struct Extractor {
   let sizeLimit: Int
 
   func extractAll() throws(StemFailure) {
-    var total = 0
-    for entry in zip.entries {
-      total += entry.size
-      guard total <= sizeLimit else {
-        throw .corrupt("payload expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
-      }
+    // Checked before writing anything: a zip bomb costs no disk.
+    guard zip.totalSize <= sizeLimit else {
+      throw .corrupt("payload expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
     }
     guard let inflater = lw_inflater_new() else { throw .cannotRun("out of memory") }
     defer { lw_inflater_free(inflater) }

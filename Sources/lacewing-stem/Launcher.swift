@@ -40,7 +40,9 @@ struct Launcher {
     guard cacheRoot.withCString({ lstat($0, &st) }) == 0, (st.st_mode & 0o170000) == 0o040000, st.st_uid == geteuid(),
       st.st_mode & 0o022 == 0
     else { throw .cannotRun("cache directory \(cacheRoot.string) is not a private directory of this user") }
-    var work = cacheRoot.appending(".work-" + key + "-XXXXXX")
+    // Only the cold path pays for this scan; a warm start never gets here.
+    removeOrphans(in: cacheRoot, prefix: ".work-")
+    var work = cacheRoot.appending(".work-\(getpid())-XXXXXX")
     try extract(into: &work)
     if work.withCString({ w in entry.withCString { rename(w, $0) } }) != 0 {
       let err = lw_errno()
@@ -54,8 +56,11 @@ struct Launcher {
   /// Temp mode: extract into a fresh private dir, run the test as a child,
   /// delete the dir, then leave exactly as the test did.
   private func runTemporary() throws(StemFailure) -> Never {
-    let tmp = getenvString("TMPDIR") ?? "/tmp"
-    var dir = CPath(tmp).appending("lacewing-XXXXXX")
+    let tmp = CPath(getenvString("TMPDIR") ?? "/tmp")
+    // A stem killed by SIGKILL could not delete its dir; its child died with
+    // it (PR_SET_PDEATHSIG), so a dir whose stem is gone is safe to remove.
+    removeOrphans(in: tmp, prefix: "lacewing-")
+    var dir = tmp.appending("lacewing-\(getpid())-XXXXXX")
     try extract(into: &dir)
     let parent = getpid()
     let child = fork()
@@ -106,7 +111,45 @@ struct Launcher {
       _ = dirTemplate.withCString { lw_remove_tree($0) }
       throw error
     }
-    report("extracted \(zip.entries.count) entries to \(dirTemplate.string) in \(millis(monotonicNanos() - began)) ms")
+    let elapsed = monotonicNanos() - began
+    report("extracted \(zip.entries.count) entries to \(dirTemplate.string) in \(millis(elapsed)) ms")
+    if let log = getenvString("LACEWING_TIMINGS_FILE") {
+      // One line per extraction, appended: the RFC's time-to-extract metric.
+      let line = "extract_ms=\(millis(elapsed)) entries=\(zip.entries.count) bytes=\(zip.totalSize) digest=\(bundle.digestHex)\n"
+      let fd = CPath(log).withCString { lw_open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
+      if fd >= 0 {
+        writeString(fd, line)
+        close(fd)
+      }
+    }
+  }
+
+  /// Removes `<dir>/<prefix><pid>-*` directories of ours whose stem process
+  /// no longer exists: extractions interrupted by SIGKILL or a crash.
+  private func removeOrphans(in dir: CPath, prefix: String) {
+    guard let stream = dir.withCString({ opendir($0) }) else { return }
+    defer { closedir(stream) }
+    let prefixBytes = Array(prefix.utf8)
+    while let entry = readdir(stream) {
+      let name: [UInt8] = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        Array(raw.prefix { $0 != 0 })
+      }
+      guard name.count > prefixBytes.count, name.starts(with: prefixBytes) else { continue }
+      var pid: Int32 = 0
+      var i = prefixBytes.count
+      while i < name.count, name[i] >= 0x30, name[i] <= 0x39, pid < 10_000_000 {
+        pid = pid * 10 + Int32(name[i] - 0x30)
+        i += 1
+      }
+      guard pid > 0, i < name.count, name[i] == 0x2D, pid != getpid() else { continue }
+      // Alive, or someone else's (EPERM): leave it.
+      if kill(pid, 0) == 0 || lw_errno() != ESRCH { continue }
+      let path = name.withUnsafeBytes { dir.appending(bytes: $0) }
+      var st = stat()
+      guard path.withCString({ lstat($0, &st) }) == 0, (st.st_mode & 0o170000) == 0o040000, st.st_uid == geteuid()
+      else { continue }
+      _ = path.withCString { lw_remove_tree($0) }
+    }
   }
 
   private func cacheRoot() -> CPath? {

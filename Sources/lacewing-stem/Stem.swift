@@ -9,6 +9,7 @@ import StemSupport
 ///   LACEWING_CACHE_DIR=DIR     cache root (default $XDG_CACHE_HOME/lacewing or ~/.cache/lacewing)
 ///   LACEWING_LIST=1            print the bundle's config and entries, run nothing
 ///   LACEWING_TIMINGS=1         print extraction and start-up timings to stderr
+///   LACEWING_TIMINGS_FILE=F    append one line per extraction (time, size, digest) to F
 ///   LACEWING_MAX_EXTRACT_BYTES refuse payloads that expand past this (default 8 GiB)
 @main
 enum Stem {

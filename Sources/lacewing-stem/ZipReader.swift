@@ -71,6 +71,9 @@ struct ZipReader {
     }
   }
 
+  /// Bytes the payload expands to.
+  var totalSize: Int { entries.reduce(0) { $0 + $1.size } }
+
   func name(of entry: ZipEntry) -> UnsafeRawBufferPointer {
     UnsafeRawBufferPointer(rebasing: data[entry.nameOffset..<entry.nameOffset + entry.nameLength])
   }
