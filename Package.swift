@@ -57,7 +57,7 @@ let package = Package(
     // Runs real processes for the tests; never mocks them.
     .target(name: "LacewingTestSupport", dependencies: ["LacewingKit"]),
     .testTarget(name: "LacewingKitTests", dependencies: ["LacewingKit", "LacewingTestSupport"]),
-    .testTarget(name: "ToolGoldenTests", dependencies: ["LacewingKit", "LacewingTestSupport"]),
+    .testTarget(name: "ToolGoldenTests", dependencies: ["LacewingKit", "LacewingTestSupport"], exclude: ["Golden"]),
     .testTarget(name: "EndToEndTests", dependencies: ["LacewingKit", "LacewingTestSupport"]),
   ]
 )

@@ -25,31 +25,13 @@ public func run(
 ) throws -> ProcessResult {
   let dir = try makeTemporaryDirectory("proc")
   defer { try? FileManager.default.removeItem(atPath: dir) }
-  let outPath = dir + "/out", errPath = dir + "/err"
-  _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-  _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-  process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-  if let environment { process.environment = environment }
-  if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-  process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-  process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-  if let stdin {
-    let inPath = dir + "/in"
-    _ = FileManager.default.createFile(atPath: inPath, contents: Data(stdin.utf8))
-    process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
-  } else {
-    process.standardInput = FileHandle.nullDevice
-  }
-  try process.run()
-  process.waitUntilExit()
-  let signaled = process.terminationReason == .uncaughtSignal
-  return ProcessResult(
-    status: signaled ? 128 + process.terminationStatus : process.terminationStatus,
-    signal: signaled ? process.terminationStatus : nil,
-    stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
-    stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
+  let outPath = dir + "/out", errPath = dir + "/err", inPath = dir + "/in"
+  try Data((stdin ?? "").utf8).write(to: URL(fileURLWithPath: inPath))
+  let p = try Spawned(
+    executable, arguments, environment: environment, directory: directory,
+    stdin: .file(inPath), stdout: .file(outPath), stderr: .file(errPath))
+  let (status, signal) = p.wait()
+  return ProcessResult(status: status, signal: signal, stdout: readText(outPath), stderr: readText(errPath))
 }
 
 public func makeTemporaryDirectory(_ prefix: String) throws -> String {
@@ -113,4 +95,118 @@ public func resolvedPath(_ path: String) -> String {
   guard let resolved = realpath(path, nil) else { return path }
   defer { free(resolved) }
   return String(cString: resolved)
+}
+
+/// A process left running, for tests that signal it or race it.
+///
+/// Spawned with posix_spawn and an empty signal mask and default
+/// dispositions: Foundation's Process passes on the test runner's blocked
+/// signals, which would make every signal test meaningless.
+public final class Spawned {
+  public enum Stream {
+    case inherit, null, pipe
+    case file(String)
+  }
+
+  public private(set) var pid: Int32 = 0
+  private var stdoutFD: Int32 = -1
+  private var buffer = Data()
+  private var finished: (status: Int32, signal: Int32?)?
+
+  public init(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
+    stdin: Stream = .null, stdout: Stream = .pipe, stderr: Stream = .null
+  ) throws {
+    let path = executable.hasPrefix("/") ? executable : try Spawned.which(executable)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    var pipeFDs: [Int32] = [-1, -1]
+    for (fd, stream) in [(Int32(0), stdin), (1, stdout), (2, stderr)] {
+      switch stream {
+      case .inherit: break
+      case .null:
+        posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+      case .file(let file):
+        posix_spawn_file_actions_addopen(&actions, fd, file, fd == 0 ? O_RDONLY : O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+      case .pipe:
+        guard fd == 1, pipe(&pipeFDs) == 0 else { throw TestSetupError("only stdout can be a pipe") }
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+      }
+    }
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attr, &empty)
+    posix_spawnattr_setsigdefault(&attr, &all)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+    // posix_spawn has no portable chdir action: let sh change directory.
+    let command = directory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, path] } ?? [path]
+    let argv = (command + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup($0) } + [nil]
+    defer {
+      argv.forEach { free($0) }
+      envp.forEach { free($0) }
+    }
+    let rc = posix_spawn(&pid, command[0], &actions, &attr, argv, envp)
+    if pipeFDs[1] >= 0 { close(pipeFDs[1]) }
+    stdoutFD = pipeFDs[0]
+    guard rc == 0 else { throw TestSetupError("cannot spawn \(path): \(String(cString: strerror(rc)))") }
+  }
+
+  deinit {
+    if stdoutFD >= 0 { close(stdoutFD) }
+  }
+
+  static func which(_ name: String) throws -> String {
+    for dir in ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"] where access(dir + "/" + name, X_OK) == 0 {
+      return dir + "/" + name
+    }
+    throw TestSetupError("\(name) is not installed (build/install-deps.sh installs what the tests need)")
+  }
+
+  /// The first stdout line, waiting at most `timeout` seconds.
+  public func firstLine(timeout: Double = 30) -> String? {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+      if let newline = buffer.firstIndex(of: 0x0A) {
+        return String(decoding: buffer[..<newline], as: UTF8.self)
+      }
+      var pfd = pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)
+      guard poll(&pfd, 1, 100) >= 0 else { return nil }
+      if pfd.revents != 0 {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let n = read(stdoutFD, &chunk, chunk.count)
+        if n <= 0 { return nil }
+        buffer.append(contentsOf: chunk[0..<n])
+      }
+    }
+    return nil
+  }
+
+  public func signal(_ sig: Int32) {
+    kill(pid, sig)
+  }
+
+  /// Waits; returns (exit status, signal) as the caller of a shell would see.
+  public func wait() -> (status: Int32, signal: Int32?) {
+    if let finished { return finished }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let sig = status & 0x7F
+    finished = sig == 0 ? ((status >> 8) & 0xFF, nil) : (128 + sig, sig)
+    return finished!
+  }
+}
+
+/// Whether a process with this pid exists.
+public func processExists(_ pid: Int32) -> Bool {
+  kill(pid, 0) == 0 || errno == EPERM
 }

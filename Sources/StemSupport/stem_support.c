@@ -18,7 +18,11 @@ char **lw_argv(void) { return saved_argv; }
 
 static volatile sig_atomic_t forward_pid;
 
-static void forward(int sig) {
+static void forward(int sig, siginfo_t *info, void *context) {
+  (void)context;
+  // A terminal's ^C or ^\ (SI_KERNEL) already reached the whole foreground
+  // process group, the test included; forwarding it would deliver it twice.
+  if (info && info->si_code == SI_KERNEL) return;
   if (forward_pid > 0) kill((pid_t)forward_pid, sig);
 }
 
@@ -26,10 +30,10 @@ void lw_forward_signals_to(pid_t child) {
   forward_pid = child;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = forward;
+  sa.sa_sigaction = forward;
   sigemptyset(&sa.sa_mask);
   // SA_RESTART keeps the parent's waitpid going after a forwarded signal.
-  sa.sa_flags = SA_RESTART;
+  sa.sa_flags = SA_RESTART | SA_SIGINFO;
   const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
 }

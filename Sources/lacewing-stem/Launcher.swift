@@ -13,8 +13,8 @@ struct Launcher {
       do throws(StemFailure) {
         let entry = try cachedEntry(in: cacheRoot)
         // exec only returns on failure; a noexec cache mount is the usual
-        // cause, and a private temp dir may still work.
-        execInterpreter(root: entry)
+        // cause, and a private temp dir may still work: fall back silently.
+        _ = execInterpreter(root: entry)
       } catch {
         // A corrupt bundle stays corrupt wherever it is extracted; anything
         // else (read-only or full cache, foreign owner) may work in temp.
@@ -72,7 +72,9 @@ struct Launcher {
       // If the stem is SIGKILLed the test must not outlive it.
       _ = lw_set_parent_death_signal(SIGKILL)
       if getppid() != parent { _exit(Int32(LW_EXIT_CANNOT_RUN)) }
-      execInterpreter(root: dir)
+      let err = execInterpreter(root: dir)
+      let hint = err == EACCES || err == EPERM ? " (is \(tmp.string) mounted noexec? point TMPDIR or LACEWING_CACHE_DIR elsewhere)" : ""
+      printError("cannot execute the bundled interpreter in \(dir.string): \(errnoText(err))" + hint)
       _exit(Int32(LW_EXIT_CANNOT_RUN))
     }
     lw_forward_signals_to(child)
@@ -159,8 +161,8 @@ struct Launcher {
     return nil
   }
 
-  /// Replaces this process with the interpreter. Returns only if exec fails.
-  private func execInterpreter(root: CPath) {
+  /// Replaces this process with the interpreter. Returns errno if exec fails.
+  private func execInterpreter(root: CPath) -> Int32 {
     let interpreter = root.appending(bundle.config.interpreter)
     let main = root.appending(bundle.config.main)
     var argv: [UnsafeMutablePointer<CChar>?] = [
@@ -172,8 +174,7 @@ struct Launcher {
     var envp = environment(root: root)
     report("exec after \(millis(monotonicNanos() - start)) ms")
     _ = interpreter.withCString { execve($0, &argv, &envp) }
-    let err = lw_errno()
-    printError("cannot execute \(interpreter.string): \(errnoText(err))")
+    return lw_errno()
   }
 
   /// The caller's environment, plus the bundle's own env entries (paths made
