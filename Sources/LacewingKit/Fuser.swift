@@ -45,7 +45,25 @@ public enum Fuser {
     }
   }
 
-  public static func fuse(stem: Data, payload: Data, config: Config) -> Data {
+  /// Where the central directory starts, read from the zip's end record.
+  static func centralDirectoryOffset(_ payload: Data) throws(LacewingError) -> Int {
+    let bytes = [UInt8](payload.suffix(22 + 0xFFFF))
+    let base = payload.count - bytes.count
+    func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
+    var p = bytes.count - 22
+    while p >= 0 {
+      if bytes[p] == 0x50, bytes[p + 1] == 0x4B, bytes[p + 2] == 5, bytes[p + 3] == 6, p + 22 + u16(p + 20) == bytes.count {
+        let offset = u16(p + 16) | u16(p + 18) << 16
+        guard offset <= base + p else { break }
+        return offset
+      }
+      p -= 1
+    }
+    throw LacewingError(.badInput, "the payload is not a zip archive (no end-of-central-directory record)")
+  }
+
+  public static func fuse(stem: Data, payload: Data, config: Config) throws(LacewingError) -> Data {
+    let indexOffset = try centralDirectoryOffset(payload)
     let configData = config.encoded
     var digest = SHA256()
     digest.update(payload)
@@ -55,6 +73,8 @@ public enum Fuser {
     trailer.payload_size = UInt64(payload.count)
     trailer.config_offset = UInt64(stem.count + payload.count)
     trailer.config_size = UInt64(configData.count)
+    trailer.index_offset = UInt64(indexOffset)
+    trailer.index_crc32 = CRC32.checksum(payload[(payload.startIndex + indexOffset)...])
     withUnsafeMutableBytes(of: &trailer.digest) { $0.copyBytes(from: digest.finalize()) }
     trailer.format_version = LW_FORMAT_VERSION
     trailer.trailer_size = LW_TRAILER_SIZE

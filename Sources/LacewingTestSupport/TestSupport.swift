@@ -155,7 +155,13 @@ public final class Spawned {
       argv.forEach { free($0) }
       envp.forEach { free($0) }
     }
-    let rc = posix_spawn(&pid, command[0], &actions, &attr, argv, envp)
+    var rc = posix_spawn(&pid, command[0], &actions, &attr, argv, envp)
+    // A file this test just wrote can still be open in a child another test
+    // is forking at this moment (ETXTBSY); that child execs or exits promptly.
+    for _ in 0..<100 where rc == ETXTBSY {
+      usleep(10_000)
+      rc = posix_spawn(&pid, command[0], &actions, &attr, argv, envp)
+    }
     if pipeFDs[1] >= 0 { close(pipeFDs[1]) }
     stdoutFD = pipeFDs[0]
     guard rc == 0 else { throw TestSetupError("cannot spawn \(path): \(String(cString: strerror(rc)))") }

@@ -41,7 +41,7 @@ struct FuseStub: ParsableCommand {
       let m = try BundleManifest.read(manifest)
       let config = Fuser.Config(interpreter: m.interpreter, main: main, env: env)
       try Fuser.validate(config, against: m)
-      let bundle = Fuser.fuse(stem: try readFile(stem), payload: try readFile(payload), config: config)
+      let bundle = try Fuser.fuse(stem: try readFile(stem), payload: try readFile(payload), config: config)
       try OutputFile.write(bundle, to: output, mode: 0o755)
       if let depfile { try Depfile(output: output, inputs: [stem, payload, manifest] + after).write(to: depfile) }
     }

@@ -59,6 +59,12 @@ struct BundleImage {
     self.config = try BundleConfig(parsing: config)
   }
 
+  /// The payload's zip directory, checked against the trailer. Only the
+  /// cold path (extraction) and LACEWING_LIST read it.
+  func zip() throws(StemFailure) -> ZipReader {
+    try ZipReader(payload, indexOffset: Int(trailer.index_offset), indexCRC: trailer.index_crc32)
+  }
+
   var digestHex: String {
     withUnsafeBytes(of: trailer.digest) { hex($0) }
   }

@@ -3,7 +3,6 @@ import StemSupport
 /// Chooses where the payload lives on disk and runs the interpreter from there.
 struct Launcher {
   let bundle: BundleImage
-  let zip: ZipReader
   let start: UInt64
   let timings = getenvString("LACEWING_TIMINGS") != nil
 
@@ -107,7 +106,9 @@ struct Launcher {
     }
     dirTemplate = CPath(cString: bytes)
     let limit = getenvString("LACEWING_MAX_EXTRACT_BYTES").flatMap { Int($0) } ?? (8 << 30)
+    let zip: ZipReader
     do throws(StemFailure) {
+      zip = try bundle.zip()
       try Extractor(zip: zip, root: dirTemplate, sizeLimit: limit).extractAll()
     } catch {
       _ = dirTemplate.withCString { lw_remove_tree($0) }

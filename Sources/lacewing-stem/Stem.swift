@@ -21,9 +21,7 @@ enum Stem {
         try list(bundle)
         exit(0)
       }
-      let zip = try ZipReader(bundle.payload)
-      let launcher = Launcher(bundle: bundle, zip: zip, start: start)
-      try launcher.run()
+      try Launcher(bundle: bundle, start: start).run()
     } catch {
       printError(error.message)
       exit(error.exitCode)
@@ -31,7 +29,7 @@ enum Stem {
   }
 
   static func list(_ bundle: BundleImage) throws(StemFailure) {
-    let zip = try ZipReader(bundle.payload)
+    let zip = try bundle.zip()
     var out = "digest sha256:" + bundle.digestHex + "\n"
     out += "payload \(bundle.payload.count) bytes, \(zip.entries.count) entries\n"
     out += "interpreter " + bundle.config.interpreter + "\n"

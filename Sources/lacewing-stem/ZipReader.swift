@@ -24,8 +24,15 @@ struct ZipReader {
   /// Where entry data must end: the start of the central directory.
   private var centralDirectoryStart = 0
 
-  init(_ data: UnsafeRawBufferPointer) throws(StemFailure) {
+  /// `indexOffset` and `indexCRC` come from the bundle trailer: the central
+  /// directory must start there and match the CRC, so a damaged name, mode
+  /// or offset is caught before anything is written.
+  init(_ data: UnsafeRawBufferPointer, indexOffset: Int, indexCRC: UInt32) throws(StemFailure) {
     self.data = data
+    guard indexOffset >= 0, indexOffset <= data.count else { throw .corrupt("central directory offset out of range") }
+    let index = UnsafeRawBufferPointer(rebasing: data[indexOffset...])
+    let crc = crc32(0, index.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(index.count))
+    guard UInt32(truncatingIfNeeded: crc) == indexCRC else { throw .corrupt("central directory checksum mismatch") }
     let eocd = try findEndOfCentralDirectory()
     let diskNumber = u16(eocd + 4), cdDisk = u16(eocd + 6)
     let entriesOnDisk = u16(eocd + 8), entryCount = Int(u16(eocd + 10))
@@ -36,7 +43,7 @@ struct ZipReader {
     guard entryCount != 0xFFFF, cdSize != 0xFFFF_FFFF, cdOffset != 0xFFFF_FFFF else {
       throw .corrupt("zip64 archives are not supported")
     }
-    guard cdOffset <= eocd, cdSize == eocd - cdOffset else {
+    guard cdOffset == indexOffset, cdOffset <= eocd, cdSize == eocd - cdOffset else {
       throw .corrupt("central directory does not end where the end record begins")
     }
     centralDirectoryStart = cdOffset
@@ -84,7 +91,12 @@ struct ZipReader {
     guard h + 30 <= centralDirectoryStart, u32(h) == 0x0403_4B50 else {
       throw .corrupt("local header of \(quoted(name(of: entry))) is damaged")
     }
-    let start = h + 30 + Int(u16(h + 26)) + Int(u16(h + 28))
+    let nameLength = Int(u16(h + 26))
+    // The local copy of the name must agree with the checked central one.
+    guard nameLength == entry.nameLength, h + 30 + nameLength <= centralDirectoryStart,
+      memcmp(data.baseAddress! + h + 30, data.baseAddress! + entry.nameOffset, nameLength) == 0
+    else { throw .corrupt("local header of \(quoted(name(of: entry))) does not match its directory entry") }
+    let start = h + 30 + nameLength + Int(u16(h + 28))
     guard start <= centralDirectoryStart, entry.compressedSize <= centralDirectoryStart - start else {
       throw .corrupt("data of \(quoted(name(of: entry))) runs past the archive")
     }

@@ -33,12 +33,22 @@ import LacewingTestSupport
   }
 }
 
+/// `body` bytes then an empty central directory's end record pointing at
+/// their end: the smallest payload fuse-stub accepts.
+func fakeZip(body: Int) -> Data {
+  var d = Data(repeating: 0x55, count: body)
+  d += [0x50, 0x4B, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+  d += withUnsafeBytes(of: UInt32(body).littleEndian) { Data($0) }
+  d += [0, 0]
+  return d
+}
+
 @Suite struct TrailerTests {
   let config = Fuser.Config(interpreter: "python/bin/python3.11", main: "test/t.pyz", env: ["FIDL_IR_PATH=fidl_ir"])
 
   @Test func layoutMatchesTheSharedHeader() throws {
-    let stem = Data(repeating: 0xAA, count: 100), payload = Data(repeating: 0x55, count: 333)
-    let bundle = Fuser.fuse(stem: stem, payload: payload, config: config)
+    let stem = Data(repeating: 0xAA, count: 100), payload = fakeZip(body: 311)
+    let bundle = try Fuser.fuse(stem: stem, payload: payload, config: config)
     let configBytes = Data("interpreter\0python/bin/python3.11\0main\0test/t.pyz\0env\0FIDL_IR_PATH=fidl_ir\0".utf8)
     #expect(bundle.count == 100 + 333 + configBytes.count + Int(LW_TRAILER_SIZE))
     #expect(bundle.suffix(8) == Data(LW_TRAILER_MAGIC.utf8))
@@ -49,16 +59,23 @@ import LacewingTestSupport
     #expect(bundle[433..<(433 + configBytes.count)] == configBytes)
     #expect(t.format_version == LW_FORMAT_VERSION && t.trailer_size == LW_TRAILER_SIZE)
     #expect(t.config_crc32 == CRC32.checksum(configBytes))
+    #expect(t.index_offset == 311 && t.index_crc32 == CRC32.checksum(payload.suffix(22)))
     let span = bundle.suffix(Int(LW_TRAILER_SIZE)).prefix(Int(LW_TRAILER_CRC_SPAN))
     #expect(t.trailer_crc32 == CRC32.checksum(span))
     let digest = withUnsafeBytes(of: t.digest) { Array($0) }
     #expect(digest == SHA256.hash(payload + configBytes))
   }
 
-  @Test func theDigestDependsOnPayloadAndConfigOnly() {
-    let a = Fuser.fuse(stem: Data([1]), payload: Data([9, 9]), config: config)
-    let b = Fuser.fuse(stem: Data([2, 2, 2]), payload: Data([9, 9]), config: config)
+  @Test func theDigestDependsOnPayloadAndConfigOnly() throws {
+    let a = try Fuser.fuse(stem: Data([1]), payload: fakeZip(body: 2), config: config)
+    let b = try Fuser.fuse(stem: Data([2, 2, 2]), payload: fakeZip(body: 2), config: config)
+    let c = try Fuser.fuse(stem: Data([1]), payload: fakeZip(body: 3), config: config)
     #expect(a.suffix(56).prefix(32) == b.suffix(56).prefix(32))
+    #expect(a.suffix(56).prefix(32) != c.suffix(56).prefix(32))
+  }
+
+  @Test func aPayloadThatIsNotAZipIsRefused() {
+    #expect(throws: LacewingError.self) { try Fuser.fuse(stem: Data(), payload: Data("not a zip".utf8), config: config) }
   }
 
   @Test func validationRefusesEnvThatEscapesTheRoot() {

@@ -26,6 +26,12 @@ typedef struct __attribute__((packed)) lw_trailer {
   uint64_t payload_size;
   uint64_t config_offset;   // from the start of the file
   uint64_t config_size;
+  // The zip's central directory through its end record, relative to the
+  // payload. Names, modes and offsets live there and no zip CRC covers
+  // them, so the stem checks this CRC before it extracts anything.
+  uint64_t index_offset;
+  uint32_t index_crc32;
+  uint32_t reserved;        // zero
   uint8_t digest[LW_DIGEST_SIZE];  // SHA-256 of payload bytes followed by config bytes
   uint32_t format_version;
   uint32_t trailer_size;    // sizeof(lw_trailer), so a reader can refuse a layout it does not know
@@ -34,10 +40,10 @@ typedef struct __attribute__((packed)) lw_trailer {
   char magic[LW_TRAILER_MAGIC_SIZE];
 } lw_trailer;
 
-_Static_assert(sizeof(lw_trailer) == 88, "trailer layout is part of the format");
-#define LW_TRAILER_SIZE 88u
+_Static_assert(sizeof(lw_trailer) == 104, "trailer layout is part of the format");
+#define LW_TRAILER_SIZE 104u
 // trailer_crc32 covers the bytes [0, LW_TRAILER_CRC_SPAN) of the trailer.
-#define LW_TRAILER_CRC_SPAN 76u
+#define LW_TRAILER_CRC_SPAN 92u
 _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_SPAN, "crc span");
 
 // The config is a sequence of NUL-terminated key and value strings:

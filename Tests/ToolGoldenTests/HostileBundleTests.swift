@@ -1,0 +1,180 @@
+import Foundation
+import LacewingKit
+import LacewingTestSupport
+import Testing
+
+/// Payloads built to attack the stem: path traversal, symlinks, duplicate
+/// names, lying sizes, zip bombs; and every truncation of a small bundle.
+/// Each must be refused with one line and exit 125, writing nothing outside
+/// the extraction root and leaving nothing a later run would trust.
+@Suite(.serialized) struct HostileBundleTests {
+  /// Writes a zip with Python's zipfile, which lets a test say anything a
+  /// hostile writer could: any name, any mode, duplicates.
+  static func writeZip(_ path: String, _ entries: [(name: String, data: String, mode: Int)]) throws {
+    let spec = try JSONSerialization.data(withJSONObject: entries.map { ["name": $0.name, "data": $0.data, "mode": $0.mode] })
+    let script = """
+      import json, sys, warnings, zipfile
+      warnings.simplefilter("ignore")  # duplicate names are the point
+      with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+          for e in json.loads(sys.argv[2]):
+              info = zipfile.ZipInfo(e["name"])
+              info.create_system = 3
+              info.external_attr = e["mode"] << 16
+              info.compress_type = zipfile.ZIP_DEFLATED
+              data = e["data"]
+              if data.startswith("ZEROS:"):  # too big for argv: made here
+                  data = bytes(int(data[6:]))
+              z.writestr(info, data)
+      """
+    let r = try run("/usr/bin/python3.11", ["-c", script, path, String(decoding: spec, as: UTF8.self)])
+    guard r.status == 0 else { throw TestSetupError("zip writer failed: \(r.stderr)") }
+  }
+
+  static func fuse(_ payload: String, to bundle: String, in dir: String) throws {
+    let m = BundleManifest(
+      interpreter: "bin/cat", compiler: nil,
+      entries: [.init(path: "bin/cat", kind: .data), .init(path: "data/hello.txt", kind: .data)])
+    try m.encoded().write(to: URL(fileURLWithPath: dir + "/m.json"))
+    let r = try run(
+      try Repo.tool("fuse-stub"),
+      ["--stem", try Repo.tool("lacewing-stem"), "--payload", payload, "--manifest", dir + "/m.json", "--main",
+       "data/hello.txt", "--output", bundle])
+    guard r.status == 0 else { throw TestSetupError("fuse-stub failed: \(r.stderr)") }
+  }
+
+  /// Runs `bundle` with its cache in `dir/sandbox/cache`; returns the result
+  /// and every path that exists under `dir/sandbox` afterwards.
+  static func runSandboxed(_ bundle: String, in dir: String, env extra: [String: String] = [:]) throws
+    -> (ProcessResult, [String])
+  {
+    let sandbox = dir + "/sandbox"
+    try? FileManager.default.removeItem(atPath: sandbox)
+    try FileManager.default.createDirectory(atPath: sandbox + "/cache", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: sandbox + "/tmp", withIntermediateDirectories: true)
+    var env = ["LACEWING_CACHE_DIR": sandbox + "/cache", "TMPDIR": sandbox + "/tmp", "PATH": "/usr/bin:/bin"]
+    env.merge(extra) { $1 }
+    let r = try run(bundle, [], environment: env, directory: sandbox)
+    let left = FileManager.default.enumerator(atPath: sandbox)?.allObjects as? [String] ?? []
+    return (r, left.sorted())
+  }
+
+  static let cat = (name: "bin/cat", data: "", mode: 0o100755)
+  static let hello = (name: "data/hello.txt", data: "hello\n", mode: 0o100644)
+
+  @Test(arguments: [
+    ("../evil.txt", 0o100644),
+    ("data/../../evil.txt", 0o100644),
+    ("/tmp/lacewing-abs-evil.txt", 0o100644),
+    ("./evil.txt", 0o100644),
+    ("data//evil.txt", 0o100644),
+    ("..\\evil.txt", 0o100644),
+    ("link", 0o120777),
+  ])
+  func hostileNamesAndTypesAreRefused(name: String, mode: Int) throws {
+    let dir = try makeTemporaryDirectory("hostile")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello, (name, mode == 0o120777 ? "/etc" : "evil\n", mode)])
+    try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
+    let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
+    #expect(r.status == 125, "\(name): \(r.status) \(r.stderr)")
+    #expect(r.stderr.hasPrefix("lacewing: corrupt bundle: ") && r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
+    #expect(left == ["cache", "tmp"], "\(name) left \(left)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/evil.txt"))
+    #expect(!FileManager.default.fileExists(atPath: "/tmp/lacewing-abs-evil.txt"))
+  }
+
+  @Test func duplicateNamesAreRefused() throws {
+    let dir = try makeTemporaryDirectory("hostile")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello, (Self.hello.name, "second\n", 0o100644)])
+    try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
+    let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
+    #expect(r.status == 125 && r.stderr.contains("appears twice"), "\(r.stderr)")
+    #expect(left == ["cache", "tmp"], "\(left)")
+  }
+
+  @Test func declaredSizesBeyondTheDataAreRefused() throws {
+    let dir = try makeTemporaryDirectory("hostile")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello])
+    // Make hello.txt's central-directory entry claim ~3 GB uncompressed.
+    var zip = try readFile(dir + "/p.zip")
+    let name = Data("data/hello.txt".utf8)
+    var i = 0
+    while i + 46 < zip.count {
+      if zip[i] == 0x50, zip[i + 1] == 0x4B, zip[i + 2] == 1, zip[i + 3] == 2,
+        zip[(i + 46)..<(i + 46 + name.count)] == name
+      {
+        zip.replaceSubrange((i + 24)..<(i + 28), with: [0x00, 0x00, 0x00, 0xB0])
+      }
+      i += 1
+    }
+    try zip.write(to: URL(fileURLWithPath: dir + "/p.zip"))
+    try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
+    let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
+    #expect(r.status == 125, "\(r.stderr)")
+    #expect(left == ["cache", "tmp"], "\(left)")
+  }
+
+  @Test func aZipBombIsRefusedBeforeWritingAnything() throws {
+    let dir = try makeTemporaryDirectory("hostile")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // 64 MiB of zeros deflates to ~64 KiB; the limit says 16 MiB.
+    try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello, ("data/zeros", "ZEROS:\(64 << 20)", 0o100644)])
+    try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
+    let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir, env: ["LACEWING_MAX_EXTRACT_BYTES": "\(16 << 20)"])
+    #expect(r.status == 125 && r.stderr.contains("expands past the limit"), "\(r.stderr)")
+    #expect(left == ["cache", "tmp"], "\(left)")
+  }
+
+  /// Every truncation of a small real bundle's payload, config and trailer,
+  /// and every single-byte flip of its central directory, config and trailer.
+  @Test func everyTruncationAndTrailingFlipOfASmallBundle() throws {
+    let dir = try makeTemporaryDirectory("hostile")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try FileManager.default.createDirectory(atPath: dir + "/tree/bin", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: "/bin/cat", toPath: dir + "/tree/bin/cat")
+    try writeText("hello\n", to: dir + "/tree/data/hello.txt")
+    _ = try run("zip", ["-q", "-r", "-9", dir + "/p.zip", "."], directory: dir + "/tree")
+    try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
+    let good = try readFile(dir + "/bundle")
+    let stemSize = try readFile(try Repo.tool("lacewing-stem")).count
+    let path = dir + "/variant"
+
+    func attempt(_ data: Data) throws -> (ProcessResult, [String]) {
+      try? FileManager.default.removeItem(atPath: path)
+      try data.write(to: URL(fileURLWithPath: path))
+      chmod(path, 0o755)
+      return try Self.runSandboxed(path, in: dir)
+    }
+
+    // Truncations of a bundle with a small payload, at every length down to
+    // the stem's own code (the kernel refuses a truncated ELF before the
+    // stem runs).
+    try FileManager.default.createDirectory(atPath: dir + "/small", withIntermediateDirectories: true)
+    try writeText("hello\n", to: dir + "/small/data/hello.txt")
+    try writeText(String(repeating: "more text ", count: 50), to: dir + "/small/data/more.txt")
+    _ = try run("zip", ["-q", "-r", dir + "/small.zip", "."], directory: dir + "/small")
+    try Self.fuse(dir + "/small.zip", to: dir + "/small-bundle", in: dir)
+    let small = try readFile(dir + "/small-bundle")
+    var truncationFailures: [Int] = []
+    for length in stride(from: small.count - 1, through: stemSize, by: -1) {
+      let (r, left) = try attempt(small.prefix(length))
+      if r.status != 125 || r.stdout != "" || left != ["cache", "tmp"] { truncationFailures.append(length) }
+    }
+    #expect(small.count - stemSize > 500)
+    #expect(truncationFailures.isEmpty, "lengths not refused cleanly: \(truncationFailures.prefix(10))")
+
+    // Flips in the last 400 bytes (central directory, end record, config,
+    // trailer): refused, or harmless (an unused field) with correct output.
+    var flipFailures: [String] = []
+    for back in 1...min(400, good.count - stemSize) {
+      var d = good
+      d[d.count - back] ^= 0xFF
+      let (r, _) = try attempt(d)
+      let ok = (r.status == 125 && r.stderr.hasPrefix("lacewing: corrupt bundle: ")) || (r.status == 0 && r.stdout == "hello\n")
+      if !ok || r.signal != nil { flipFailures.append("\(back): \(r.status) \(r.stderr)") }
+    }
+    #expect(flipFailures.isEmpty, "\(flipFailures.prefix(5))")
+  }
+}
