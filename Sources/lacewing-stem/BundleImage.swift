@@ -23,9 +23,7 @@ struct BundleImage {
     var st = stat()
     guard fstat(fd, &st) == 0 else { throw .system("cannot stat", path) }
     let size = Int(st.st_size)
-    guard size >= Int(LW_TRAILER_SIZE) else {
-      throw .corrupt("\(path.string) is \(size) bytes, too short to hold a bundle trailer")
-    }
+    guard size > 0 else { throw .corrupt("\(path.string) is empty") }
     guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), lw_mmap_failed(map) == 0 else {
       throw .system("cannot map", path)
     }
@@ -36,6 +34,9 @@ struct BundleImage {
     self.path = path
     self.base = base
     self.size = size
+    guard size >= Int(LW_TRAILER_SIZE) else {
+      throw .corrupt("\(path.string) is \(size) bytes, too short to hold a bundle trailer")
+    }
     var t = lw_trailer()
     withUnsafeMutableBytes(of: &t) { dst in
       dst.copyMemory(from: UnsafeRawBufferPointer(start: base + size - Int(LW_TRAILER_SIZE), count: dst.count))

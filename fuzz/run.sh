@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the stem's parser fuzzer (libFuzzer + ASan) and runs it.
+#   fuzz/run.sh [SECONDS]      default 300; the tests run it for a few seconds
+# Seeds are real bundles built from Info-ZIP and libzip payloads, made here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-300}
+tools=${LACEWING_TOOLS_DIR:-$PWD/.build/release}
+work=${LACEWING_FUZZ_DIR:-$PWD/.build/fuzz}
+mkdir -p "$work/corpus" "$work/module" "$work/scratch"
+
+# The stem's C support and its headers, as a module regular Swift can import.
+cat > "$work/module/module.modulemap" <<MAP
+module StemSupport {
+  header "$PWD/Sources/StemSupport/include/stem_support.h"
+  export *
+}
+MAP
+if [ ! -x "$work/stem-fuzzer" ] || [ -n "$(find Sources/lacewing-stem Sources/StemSupport Sources/LacewingFormat fuzz -newer "$work/stem-fuzzer" -type f | head -1)" ]; then
+  clang -c -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/LacewingFormat/include -I Sources/StemSupport/include \
+    Sources/StemSupport/stem_support.c -o "$work/stem_support.o"
+  swiftc -sanitize=fuzzer,address -parse-as-library -O -g -suppress-warnings \
+    -Xcc -fmodule-map-file="$work/module/module.modulemap" -Xcc -I"$PWD/Sources/LacewingFormat/include" \
+    fuzz/StemFuzzer.swift Sources/lacewing-stem/{Sys,BundleImage,ZipReader,Extractor}.swift \
+    "$work/stem_support.o" -lz -o "$work/stem-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
+fi
+
+# Seeds: small real bundles (stem + payload + config + trailer).
+if [ -z "$(ls -A "$work/corpus")" ]; then
+  seed=$(mktemp -d)
+  trap 'rm -rf "$seed"' EXIT
+  mkdir -p "$seed/tree/bin" "$seed/tree/data/nested"
+  printf 'hello\n' > "$seed/tree/data/hello.txt"
+  head -c 3000 /usr/share/common-licenses/GPL-3 > "$seed/tree/data/nested/text.txt"
+  printf '#!/bin/sh\n' > "$seed/tree/bin/cat"
+  (cd "$seed/tree" && zip -q -r -9 "$seed/deflate.zip" . && zip -q -r -0 "$seed/store.zip" .)
+  printf '{"formatVersion":1,"interpreter":"bin/cat","entries":[{"path":"bin/cat","kind":"data","mode":493},{"path":"data/hello.txt","kind":"data","mode":420}],"excluded":[]}' > "$seed/m.json"
+  # The stem's own code is not what is fuzzed: a one-byte stand-in keeps seeds small.
+  printf 'S' > "$seed/stem"
+  for z in deflate store; do
+    "$tools/fuse-stub" --stem "$seed/stem" --payload "$seed/$z.zip" --manifest "$seed/m.json" \
+      --main data/hello.txt --env DATA=data --output "$work/corpus/$z"
+  done
+fi
+
+export LACEWING_FUZZ_SCRATCH="$work/scratch"
+exec "$work/stem-fuzzer" -max_total_time="$seconds" -max_len=16384 -timeout=10 -print_final_stats=1 \
+  -artifact_prefix="$work/" "$work/corpus"
