@@ -12,3 +12,7 @@ swift build -c release
 test -x .build/release/lacewing-stem || { echo "test: swift build -c release failed" >&2; exit 1; }
 export LACEWING_TOOLS_DIR="$PWD/.build/release"
 swift test
+
+# The benchmark, in its quick mode, so it cannot rot; it asserts nothing
+# about timings (see bench/ for the real numbers).
+bench/run.sh --iterations 2 --out-dir out/bench-ci
