@@ -216,3 +216,15 @@ public final class Spawned {
 public func processExists(_ pid: Int32) -> Bool {
   kill(pid, 0) == 0 || errno == EPERM
 }
+
+/// Writes an executable the test is about to run. The descriptor is
+/// close-on-exec: a child another test forks meanwhile must not inherit it,
+/// or exec here fails with ETXTBSY for as long as that child lives.
+public func writeExecutable(_ data: Data, to path: String) throws {
+  unlink(path)
+  let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
+  guard fd >= 0 else { throw TestSetupError("cannot create \(path): \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+  guard written == data.count else { throw TestSetupError("cannot write \(path)") }
+}

@@ -87,7 +87,7 @@ struct PythonlessRoot {
       atPath: resolvedPath("/lib64/ld-linux-x86-64.so.2"),
       toPath: path + "/lib64/ld-linux-x86-64.so.2")
     for (name, source) in bundles {
-      try fm.copyItem(atPath: source, toPath: path + "/" + name)
+      try writeExecutable(try Data(contentsOf: URL(fileURLWithPath: source)), to: path + "/" + name)
     }
   }
 

@@ -53,7 +53,7 @@ import Testing
     try FileManager.default.createDirectory(atPath: sandbox + "/tmp", withIntermediateDirectories: true)
     var env = ["LACEWING_CACHE_DIR": sandbox + "/cache", "TMPDIR": sandbox + "/tmp", "PATH": "/usr/bin:/bin"]
     env.merge(extra) { $1 }
-    let r = try run(bundle, [], environment: env, directory: sandbox)
+    let r = try run(bundle, [], environment: env)
     let left = FileManager.default.enumerator(atPath: sandbox)?.allObjects as? [String] ?? []
     return (r, left.sorted())
   }
@@ -142,9 +142,7 @@ import Testing
     let path = dir + "/variant"
 
     func attempt(_ data: Data) throws -> (ProcessResult, [String]) {
-      try? FileManager.default.removeItem(atPath: path)
-      try data.write(to: URL(fileURLWithPath: path))
-      chmod(path, 0o755)
+      try writeExecutable(data, to: path)
       return try Self.runSandboxed(path, in: dir)
     }
 

@@ -117,9 +117,7 @@ import Testing
 
     for (name, data) in variants {
       let path = dir + "/bad"
-      try? FileManager.default.removeItem(atPath: path)
-      try data.write(to: URL(fileURLWithPath: path))
-      chmod(path, 0o755)
+      try writeExecutable(data, to: path)
       let cache = dir + "/cache-bad"
       let r = try run(path, [], environment: environment(["LACEWING_CACHE_DIR": cache]))
       #expect(r.status == 125, "\(name): status \(r.status), stderr \(r.stderr)")
