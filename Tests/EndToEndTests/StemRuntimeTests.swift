@@ -177,6 +177,13 @@ import Testing
     #expect(r.status == 5 && r.stderr == "", "\(r.stderr)")
   }
 
+  @Test func aFullCacheDiskFallsBackToATempDir() throws {
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // 2 MiB cannot hold the ~35 MB extraction: ENOSPC midway.
+    let r = try withMountedHome("size=2m", ["exit", "6"])
+    #expect(r.status == 6 && r.stderr == "", "\(r.stderr)")
+  }
+
   @Test func nothingExecutableFailsWithOneClearLine() throws {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let r = try withMountedHome("noexec", tmpdirOptions: "noexec", ["exit", "5"])
