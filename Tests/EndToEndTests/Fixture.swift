@@ -10,6 +10,8 @@ final class E2EBuild: Sendable {
   let src: String
   let runtime: String
   let out: String
+  /// A private copy of the release tools, so tests can touch them.
+  let tools: String
 
   static let shared: Result<E2EBuild, any Error> = Result { try E2EBuild() }
 
@@ -20,7 +22,12 @@ final class E2EBuild: Sendable {
     src = dir + "/src"
     runtime = dir + "/runtime"
     out = dir + "/out"
+    tools = dir + "/tools"
     let fm = FileManager.default
+    try fm.createDirectory(atPath: tools, withIntermediateDirectories: true)
+    for tool in ["collect-artifacts", "make-archive", "fuse-stub", "ldd-allowlist-check", "lacewing-stem"] {
+      try check(try run("cp", ["-p", try Repo.tool(tool), tools + "/"]))
+    }
     try fm.createDirectory(atPath: src, withIntermediateDirectories: true)
     for item in [".gn", "BUILD.gn", "build", "gn_templates", "testdata"] {
       try fm.copyItem(atPath: Repo.root + "/" + item, toPath: src + "/" + item)
@@ -35,7 +42,7 @@ final class E2EBuild: Sendable {
   }
 
   var args: String {
-    "lacewing_tools_dir=\"\(Repo.toolsDir)\" lacewing_python=\"\(runtime)/bin/python3.11\""
+    "lacewing_tools_dir=\"\(tools)\" lacewing_python=\"\(runtime)/bin/python3.11\""
   }
 
   var bundle: String { out + "/rtc_test" }
