@@ -47,12 +47,15 @@ public struct AllowlistCheck {
     public var elfCount: Int
     public var problems: [Problem]
     public var maxGlibc: (version: GlibcVersion, elf: String)?
+    /// "elf: library => bundle path | allowlisted", one per DT_NEEDED.
+    public var resolutions: [String] = []
 
-    /// Written as the action's stamp: what was checked, deterministic.
+    /// Written as the action's stamp: what was checked and how each library
+    /// resolves, deterministic.
     public var summary: String {
       var s = "checked \(elfCount) ELF files, all DT_NEEDED resolved in the bundle or allowlisted\n"
       if let g = maxGlibc { s += "highest symbol version: \(g.version) (needed by \(g.elf))\n" }
-      return s
+      return s + resolutions.map { $0 + "\n" }.joined()
     }
   }
 
@@ -76,19 +79,28 @@ public struct AllowlistCheck {
     var elfs: [(String, Data)] = [("<stem>", try FS.read(options.stem, what: "stem"))]
     elfs += entries.filter { ELFFile.isELF($0.data) }.map { ($0.name, $0.data) }
     var problems: [Problem] = []
+    var resolutions: [String] = []
     var maxGlibc: (version: GlibcVersion, elf: String)?
     for (path, data) in elfs {
       let elf = try ELFFile(data, name: path == "<stem>" ? options.stem : "\(options.payload):\(path)")
       if let v = elf.maxGlibcVersion, maxGlibc == nil || maxGlibc!.version < v { maxGlibc = (v, path) }
-      for name in elf.needed where !allowlist.contains(name) {
-        if resolvesInBundle(name, from: path, elf: elf, paths: bundlePaths) { continue }
+      if !elf.isDynamic { resolutions.append("\(path): static") }
+      for name in elf.needed {
+        if allowlist.contains(name) {
+          resolutions.append("\(path): \(name) => allowlisted")
+          continue
+        }
+        if let found = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths) {
+          resolutions.append("\(path): \(name) => \(found)")
+          continue
+        }
         let bundledAt = bundlePaths.first { FS.basename($0) == name && !$0.hasPrefix("test/") }
         problems.append(
           Problem(elf: path, library: name,
                   hostPath: hostLocation(name, source: sources[path], dirs: options.hostLibDirs), bundledAt: bundledAt))
       }
     }
-    let report = Report(elfCount: elfs.count, problems: problems, maxGlibc: maxGlibc)
+    let report = Report(elfCount: elfs.count, problems: problems, maxGlibc: maxGlibc, resolutions: resolutions)
     if !problems.isEmpty {
       var message = "\(options.label): \(problems.count) shared-library problem(s) in this bundle:\n"
       for p in problems { message += "  " + p.description + "\n" }
@@ -112,16 +124,18 @@ public struct AllowlistCheck {
   /// ld.so's rule: DT_RUNPATH applies to the object's own DT_NEEDED only;
   /// DT_RPATH is used when there is no RUNPATH. Only "$ORIGIN" entries can
   /// point into the bundle; absolute ones point at the host and do not count.
-  static func resolvesInBundle(_ name: String, from path: String, elf: ELFFile, paths: Set<String>) -> Bool {
-    if name.contains("/") { return false }
+  /// The bundle path `name` resolves to from `path`, if any.
+  static func resolveInBundle(_ name: String, from path: String, elf: ELFFile, paths: Set<String>) -> String? {
+    if name.contains("/") { return nil }
     let dirs = elf.runpath.isEmpty ? elf.rpath : elf.runpath
     let origin = FS.dirname(path)
     for dir in dirs {
       guard dir.hasPrefix("$ORIGIN") || dir.hasPrefix("${ORIGIN}") else { continue }
       let expanded = dir.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(of: "$ORIGIN", with: origin)
-      if paths.contains(FS.normalize(expanded + "/" + name)) { return true }
+      let candidate = FS.normalize(expanded + "/" + name)
+      if paths.contains(candidate) { return candidate }
     }
-    return false
+    return nil
   }
 
   static func hostLocation(_ name: String, source: String?, dirs: [String]) -> String? {

@@ -144,3 +144,41 @@ import Testing
     }
   }
 }
+
+/// ldd-allowlist-check resolves like the dynamic loader: on the extracted
+/// bundle, ld.so (through ldd, safe here: these are the build's own files)
+/// finds each library exactly where the check said it would.
+@Suite(.serialized) struct LoaderAgreementTests {
+  @Test func theChecksResolutionIsWhatLddFinds() throws {
+    let build = try E2EBuild.get()
+    _ = try build.ninja()
+    let dir = try makeTemporaryDirectory("ldd")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try run(build.bundle, ["--echo-argv"], environment: environment(["LACEWING_CACHE_DIR": dir]))
+    #expect(r.status == 0)
+    let entry = dir + "/" + (try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("v1-") } ?? "")
+    let stamp = readText(build.out + "/gen/testdata/rtc_test/rtc_test.hermeticity.txt")
+    var checked = 0
+    for line in stamp.split(separator: "\n") where line.contains(" => ") && !line.hasPrefix("<stem>") {
+      // "python/ext/fidl_codec.so: libfuchsia_controller_internal.so => python/lib/lib..."
+      let parts = line.split(separator: " ")
+      let elf = String(parts[0].dropLast()), library = String(parts[1]), target = String(parts[3])
+      // The program interpreter is listed by path, not resolved by name.
+      if library.hasPrefix("ld-linux") { continue }
+      let ldd = try run("ldd", [entry + "/" + elf])
+      let lddLine = ldd.stdout.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(library + " ") }
+      guard let lddLine, let arrow = lddLine.range(of: "=> ") else {
+        Issue.record("ldd does not list \(library) for \(elf): \(ldd.stdout)")
+        continue
+      }
+      let found = String(lddLine[arrow.upperBound...].prefix { $0 != " " })
+      if target == "allowlisted" {
+        #expect(!found.hasPrefix(entry), "\(elf): \(library) is allowlisted but ld.so took the bundle's \(found)")
+      } else {
+        #expect(resolvedPath(found) == resolvedPath(entry + "/" + target), "\(elf): \(library): ldd \(found), check \(target)")
+      }
+      checked += 1
+    }
+    #expect(checked > 50, "only \(checked) resolutions compared")
+  }
+}
