@@ -15,6 +15,8 @@ public struct AllowlistCheck {
     public var hostLibDirs: [String] = []
     /// Highest GLIBC_x.y symbol version allowed, e.g. "2.36"; nil: no floor.
     public var maxGlibc: String?
+    /// Highest GLIBCXX_x.y.z allowed when libstdc++ comes from the host; nil: no floor.
+    public var maxGlibcxx: String?
 
     public init(label: String, stem: String, payload: String, allowlistFile: String) {
       self.label = label
@@ -47,6 +49,8 @@ public struct AllowlistCheck {
     public var elfCount: Int
     public var problems: [Problem]
     public var maxGlibc: (version: GlibcVersion, elf: String)?
+    /// GLIBCXX_ and CXXABI_ maxima, reported when the host's libstdc++ is used.
+    public var maxCxx: [(version: SymbolVersion, elf: String)] = []
     /// "elf: library => bundle path | allowlisted", one per DT_NEEDED.
     public var resolutions: [String] = []
 
@@ -55,6 +59,7 @@ public struct AllowlistCheck {
     public var summary: String {
       var s = "checked \(elfCount) ELF files, all DT_NEEDED resolved in the bundle or allowlisted\n"
       if let g = maxGlibc { s += "highest symbol version: \(g.version) (needed by \(g.elf))\n" }
+      for c in maxCxx { s += "highest symbol version: \(c.version) (needed by \(c.elf))\n" }
       return s + resolutions.map { $0 + "\n" }.joined()
     }
   }
@@ -81,9 +86,17 @@ public struct AllowlistCheck {
     var problems: [Problem] = []
     var resolutions: [String] = []
     var maxGlibc: (version: GlibcVersion, elf: String)?
+    // libstdc++'s versions matter only when the host provides it.
+    let hostCxx = allowlist.contains("libstdc++.so.6")
+    var maxCxx: [String: (version: SymbolVersion, elf: String)] = [:]
     for (path, data) in elfs {
       let elf = try ELFFile(data, name: path == "<stem>" ? options.stem : "\(options.payload):\(path)")
       if let v = elf.maxGlibcVersion, maxGlibc == nil || maxGlibc!.version < v { maxGlibc = (v, path) }
+      if hostCxx && elf.needed.contains("libstdc++.so.6") {
+        for family in ["GLIBCXX_", "CXXABI_"] {
+          if let v = elf.maxVersion(family), maxCxx[family] == nil || maxCxx[family]!.version < v { maxCxx[family] = (v, path) }
+        }
+      }
       if !elf.isDynamic { resolutions.append("\(path): static") }
       for name in elf.needed {
         if allowlist.contains(name) {
@@ -100,7 +113,9 @@ public struct AllowlistCheck {
                   hostPath: hostLocation(name, source: sources[path], dirs: options.hostLibDirs), bundledAt: bundledAt))
       }
     }
-    let report = Report(elfCount: elfs.count, problems: problems, maxGlibc: maxGlibc, resolutions: resolutions)
+    let report = Report(
+      elfCount: elfs.count, problems: problems, maxGlibc: maxGlibc,
+      maxCxx: maxCxx.keys.sorted().map { maxCxx[$0]! }, resolutions: resolutions)
     if !problems.isEmpty {
       var message = "\(options.label): \(problems.count) shared-library problem(s) in this bundle:\n"
       for p in problems { message += "  " + p.description + "\n" }
@@ -117,6 +132,13 @@ public struct AllowlistCheck {
       throw LacewingError(
         .hermeticity,
         "\(options.label): \(g.elf) needs \(g.version), above the glibc floor GLIBC_\(floor); build the runtime against an older glibc or raise lacewing_max_glibc")
+    }
+    if let floor = options.maxGlibcxx, let limit = SymbolVersion("GLIBCXX_" + floor, family: "GLIBCXX_"),
+      let g = report.maxCxx.first(where: { $0.version.family == "GLIBCXX_" }), limit < g.version
+    {
+      throw LacewingError(
+        .hermeticity,
+        "\(options.label): \(g.elf) needs \(g.version) from the host's libstdc++, above the floor GLIBCXX_\(floor); bundle libstdc++ (take it off the allowlist) or raise lacewing_max_glibcxx")
     }
     return report
   }

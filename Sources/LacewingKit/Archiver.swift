@@ -9,13 +9,14 @@ public enum Archiver {
     public var inputs: [String]
   }
 
-  /// Builds the payload in memory. ELFs get their RUNPATH set by patchelf on
-  /// private copies under `workDir` (removed afterwards); stdlib sources get
+  /// Builds the payload in memory. ELFs get their debug info stripped and
+  /// their RUNPATH set by patchelf on private copies under `workDir`
+  /// (removed afterwards); stdlib sources get
   /// unchecked-hash bytecode compiled by the bundled runtime itself, so the
   /// bundle never writes or validates a .pyc at run time.
   public static func payload(
     manifest: BundleManifest, workDir: String, compressionLevel: Int = 9, compileBytecode: Bool = true,
-    patchelf: String = "patchelf"
+    stripDebugInfo: Bool = true, patchelf: String = "patchelf", strip: String = "strip"
   ) throws(LacewingError) -> PayloadResult {
     try? FileManager.default.removeItem(atPath: workDir)
     do {
@@ -41,6 +42,10 @@ public enum Archiver {
         let copy = "\(workDir)/elf-\(index)"
         guard FileManager.default.createFile(atPath: copy, contents: data) else {
           throw LacewingError(.io, "cannot write \(copy)")
+        }
+        // Strip before patchelf: patchelf's rewritten layout is the last word.
+        if stripDebugInfo {
+          try Command.run(strip, ["--strip-debug", copy], what: "strip debug info from \(entry.path)")
         }
         try Command.run(patchelf, ["--set-rpath", runpath, copy], what: "set the RUNPATH of \(entry.path)")
         data = try FS.read(copy, what: "patched copy of \(source)")

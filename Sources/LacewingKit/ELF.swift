@@ -107,21 +107,33 @@ public struct ELFFile: Equatable, Sendable {
   }
 
   /// The highest GLIBC_x.y version this file needs, if any.
-  public var maxGlibcVersion: GlibcVersion? {
-    versionNeeds.values.joined().compactMap(GlibcVersion.init(symbolVersion:)).max()
+  public var maxGlibcVersion: GlibcVersion? { maxVersion("GLIBC_") }
+
+  /// The highest `<family>x.y.z` version this file needs, e.g. "GLIBCXX_", "CXXABI_".
+  public func maxVersion(_ family: String) -> SymbolVersion? {
+    versionNeeds.values.joined().compactMap { SymbolVersion($0, family: family) }.max()
   }
 }
 
-public struct GlibcVersion: Comparable, CustomStringConvertible, Sendable {
+/// A symbol version such as GLIBC_2.34 or GLIBCXX_3.4.30, ordered numerically.
+public struct SymbolVersion: Comparable, CustomStringConvertible, Sendable {
+  public var family: String
   public var parts: [Int]
 
-  public init?(symbolVersion: String) {
-    guard symbolVersion.hasPrefix("GLIBC_") else { return nil }
-    let rest = symbolVersion.dropFirst(6).split(separator: ".").map { Int($0) }
+  public init?(_ symbolVersion: String, family: String) {
+    guard symbolVersion.hasPrefix(family) else { return nil }
+    let rest = symbolVersion.dropFirst(family.count).split(separator: ".").map { Int($0) }
     guard !rest.isEmpty, !rest.contains(nil) else { return nil }
+    self.family = family
     parts = rest.map { $0! }
   }
 
-  public static func < (a: GlibcVersion, b: GlibcVersion) -> Bool { a.parts.lexicographicallyPrecedes(b.parts) }
-  public var description: String { "GLIBC_" + parts.map(String.init).joined(separator: ".") }
+  public init?(symbolVersion: String) {
+    self.init(symbolVersion, family: "GLIBC_")
+  }
+
+  public static func < (a: SymbolVersion, b: SymbolVersion) -> Bool { a.parts.lexicographicallyPrecedes(b.parts) }
+  public var description: String { family + parts.map(String.init).joined(separator: ".") }
 }
+
+public typealias GlibcVersion = SymbolVersion

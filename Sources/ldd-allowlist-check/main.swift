@@ -34,6 +34,9 @@ struct LddAllowlistCheck: ParsableCommand {
   @Option(help: "The highest GLIBC symbol version allowed, e.g. 2.36.")
   var maxGlibc: String?
 
+  @Option(help: "The highest GLIBCXX symbol version allowed when libstdc++ is allowlisted, e.g. 3.4.30.")
+  var maxGlibcxx: String?
+
   @Option(help: "Where to write the stamp (a summary of what was checked).")
   var output: String
 
@@ -46,6 +49,7 @@ struct LddAllowlistCheck: ParsableCommand {
       options.manifest = manifest
       options.hostLibDirs = hostLibDirs
       options.maxGlibc = maxGlibc
+      options.maxGlibcxx = maxGlibcxx
       let report = try AllowlistCheck.run(options)
       try OutputFile.write(Data(report.summary.utf8), to: output)
       let inputs = [stem, payload, allowlist] + (manifest.map { [$0] } ?? [])

@@ -14,7 +14,8 @@ struct Payload: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Build the payload zip a manifest describes.",
     discussion: """
-      ELFs get the manifest's $ORIGIN RUNPATH (patchelf, on private copies); stdlib modules get \
+      ELFs lose their debug info and get the manifest's $ORIGIN RUNPATH (strip and patchelf, on \
+      private copies); stdlib modules get \
       unchecked-hash bytecode compiled by the bundled runtime. Entries are sorted, timestamps fixed: \
       the same inputs give the same bytes wherever and whenever they are built.
       """)
@@ -27,6 +28,9 @@ struct Payload: ParsableCommand {
 
   @Flag(help: "Ship stdlib sources only, without compiled bytecode.")
   var noBytecode = false
+
+  @Flag(help: "Keep the debug info of bundled ELF files (stripped by default).")
+  var keepDebugInfo = false
 
   @Option(help: "The patchelf to run.")
   var patchelf = "patchelf"
@@ -46,7 +50,7 @@ struct Payload: ParsableCommand {
       let m = try BundleManifest.read(manifest)
       let result = try Archiver.payload(
         manifest: m, workDir: output + ".work", compressionLevel: compressionLevel, compileBytecode: !noBytecode,
-        patchelf: patchelf)
+        stripDebugInfo: !keepDebugInfo, patchelf: patchelf)
       try OutputFile.write(result.data, to: output)
       if let depfile { try Depfile(output: output, inputs: [manifest] + result.inputs).write(to: depfile) }
     }
