@@ -14,6 +14,7 @@ packages=(
   zip unzip        # Info-ZIP, to test the stem's reader against another writer
   gcc g++ binutils
   util-linux       # unshare, for the Python-less chroot in the tests
+  strace           # the tests audit what each action reads
 )
 
 missing=()

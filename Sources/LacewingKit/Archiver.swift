@@ -89,7 +89,11 @@ public enum Archiver {
               pass  # e.g. a module with syntax for another version: it ships as source only
       print(sys.implementation.cache_tag)
       """
-    let out = try Command.run(python, ["-I", "-S", "-c", script, listPath, workDir], what: "compile the stdlib's bytecode")
+    // An empty pycache prefix keeps the runtime from reading its own
+    // __pycache__, which is no declared input: it reads only the sources.
+    let out = try Command.run(
+      python, ["-I", "-S", "-B", "-X", "pycache_prefix=" + workDir + "/pycache", "-c", script, listPath, workDir],
+      what: "compile the stdlib's bytecode")
     let tag = out.trimmingCharacters(in: .whitespacesAndNewlines)
     var result: [(String, Data, Int)] = []
     for (i, entry) in sources.enumerated() {

@@ -15,8 +15,13 @@ public enum OutputFile {
     let dir = url.deletingLastPathComponent().path
     do {
       try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      // One temp file of our own next to the output, then rename: the
+      // action writes nothing else (Foundation's atomic write would add a
+      // second temp name of its own).
       let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-      guard fm.createFile(atPath: tmp, contents: data) else {
+      do {
+        try data.write(to: URL(fileURLWithPath: tmp))
+      } catch {
         throw LacewingError(.io, "cannot write \(tmp): check that \(dir) is writable and the disk is not full")
       }
       try setMode(tmp, mode)
