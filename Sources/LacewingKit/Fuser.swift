@@ -5,18 +5,22 @@ import LacewingFormat
 public enum Fuser {
   public struct Config: Equatable {
     public var interpreter: String
+    /// Given to the interpreter before `main`, e.g. "-B".
+    public var arguments: [String]
     public var main: String
     /// "NAME=path" with the path relative to the extraction root.
     public var env: [String]
 
-    public init(interpreter: String, main: String, env: [String] = []) {
+    public init(interpreter: String, arguments: [String] = [], main: String, env: [String] = []) {
       self.interpreter = interpreter
+      self.arguments = arguments
       self.main = main
       self.env = env
     }
 
     var encoded: Data {
-      var pairs = [(LW_CONFIG_INTERPRETER, interpreter), (LW_CONFIG_MAIN, main)]
+      var pairs = [(LW_CONFIG_INTERPRETER, interpreter)] + arguments.map { (LW_CONFIG_ARG, $0) }
+      pairs.append((LW_CONFIG_MAIN, main))
       pairs += env.map { (LW_CONFIG_ENV, $0) }
       var data = Data()
       for (key, value) in pairs {

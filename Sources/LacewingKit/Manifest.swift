@@ -51,6 +51,13 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     self.excluded = excluded
   }
 
+  /// One line per excluded path: where it would have landed, and the rule
+  /// that left it out (change stdlib_exclude / exclude_modules to keep it).
+  public var exclusionReport: String {
+    "# left out of the bundle; see stdlib_exclude and exclude_modules\n"
+      + excluded.map { "\($0.path)\t\($0.reason)\n" }.joined()
+  }
+
   public func encoded() -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

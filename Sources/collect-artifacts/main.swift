@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LacewingKit
 
 @main
@@ -45,6 +46,9 @@ struct CollectArtifacts: ParsableCommand {
   @Option(help: "Where to write the manifest (JSON).")
   var output: String
 
+  @Option(help: "Where to write a readable list of what was left out and why.")
+  var exclusionReport: String?
+
   @Option(help: "Where to write the depfile; its target is --output.")
   var depfile: String?
 
@@ -65,6 +69,9 @@ struct CollectArtifacts: ParsableCommand {
       options.moduleExclude = (noDefaultExcludes ? [] : Collector.defaultModuleExclude) + excludeModules
       let result = try Collector.collect(options)
       try OutputFile.write(result.manifest.encoded(), to: output)
+      if let exclusionReport {
+        try OutputFile.write(Data(result.manifest.exclusionReport.utf8), to: exclusionReport)
+      }
       if let depfile { try Depfile(output: output, inputs: inputs + result.inputs).write(to: depfile) }
     }
     if status != 0 { throw ExitCode(status) }

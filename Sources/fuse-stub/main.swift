@@ -7,7 +7,8 @@ struct FuseStub: ParsableCommand {
     commandName: "fuse-stub",
     abstract: "Join the prebuilt stem and a payload into one self-extracting executable.",
     discussion: """
-      Layout: [stem][payload zip][config][trailer]. The trailer holds the SHA-256 of payload and \
+      Layout: [stem][payload zip][config][trailer]. The stem runs `<interpreter> <interpreter-arg>... \
+      <main> <argv>`. The trailer holds the SHA-256 of payload and \
       config, which keys the stem's extraction cache. --env values are paths relative to the \
       extraction root; the stem makes them absolute.
       """)
@@ -20,6 +21,9 @@ struct FuseStub: ParsableCommand {
 
   @Option(help: "The manifest the payload was built from (names the interpreter).")
   var manifest: String
+
+  @Option(name: .customLong("interpreter-arg"), help: "An argument for the interpreter before the test, e.g. -B; repeatable.")
+  var interpreterArgs: [String] = []
 
   @Option(help: "The test's path inside the bundle, e.g. test/rtc_test.pyz.")
   var main: String
@@ -39,7 +43,7 @@ struct FuseStub: ParsableCommand {
   func run() throws {
     let status = Diagnostics.run(tool: Self._commandName) { () throws(LacewingError) in
       let m = try BundleManifest.read(manifest)
-      let config = Fuser.Config(interpreter: m.interpreter, main: main, env: env)
+      let config = Fuser.Config(interpreter: m.interpreter, arguments: interpreterArgs, main: main, env: env)
       try Fuser.validate(config, against: m)
       let bundle = try Fuser.fuse(stem: try readFile(stem), payload: try readFile(payload), config: config)
       try OutputFile.write(bundle, to: output, mode: 0o755)

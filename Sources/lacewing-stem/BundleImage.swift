@@ -74,6 +74,7 @@ struct BundleImage {
 /// The launch instructions fuse-stub stored next to the payload.
 struct BundleConfig {
   var interpreter: String = ""
+  var arguments: [String] = []
   var main: String = ""
   var env: [String] = []
 
@@ -92,6 +93,8 @@ struct BundleConfig {
       // Unknown keys are skipped: a newer fuse-stub may add ones this stem can ignore.
       if same(key, LW_CONFIG_INTERPRETER) {
         interpreter = value
+      } else if same(key, LW_CONFIG_ARG) {
+        arguments.append(value)
       } else if same(key, LW_CONFIG_MAIN) {
         main = value
       } else if same(key, LW_CONFIG_ENV) {

@@ -166,9 +166,9 @@ struct Launcher {
   private func execInterpreter(root: CPath) -> Int32 {
     let interpreter = root.appending(bundle.config.interpreter)
     let main = root.appending(bundle.config.main)
-    var argv: [UnsafeMutablePointer<CChar>?] = [
-      interpreter.withCString { strdup($0) }, main.withCString { strdup($0) },
-    ]
+    var argv: [UnsafeMutablePointer<CChar>?] = [interpreter.withCString { strdup($0) }]
+    for arg in bundle.config.arguments { argv.append(CPath(arg).withCString { strdup($0) }) }
+    argv.append(main.withCString { strdup($0) })
     let callerArgv = lw_argv()
     for i in 1..<max(Int(lw_argc()), 1) { argv.append(callerArgv?[i]) }
     argv.append(nil)

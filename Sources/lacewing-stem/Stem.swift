@@ -33,6 +33,7 @@ enum Stem {
     var out = "digest sha256:" + bundle.digestHex + "\n"
     out += "payload \(bundle.payload.count) bytes, \(zip.entries.count) entries\n"
     out += "interpreter " + bundle.config.interpreter + "\n"
+    for arg in bundle.config.arguments { out += "arg " + arg + "\n" }
     out += "main " + bundle.config.main + "\n"
     for e in bundle.config.env { out += "env " + e + "\n" }
     for entry in zip.entries {

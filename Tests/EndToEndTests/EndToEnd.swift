@@ -34,6 +34,26 @@ import Testing
     #expect(argv == ["--echo-argv"] + weird)
   }
 
+  @Test func aRunWritesNothingIntoItsCacheEntry() throws {
+    let dir = try makeTemporaryDirectory("readonly-entry")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let env = environment(["LACEWING_CACHE_DIR": dir])
+    func tree() -> [String] {
+      let e = FileManager.default.enumerator(atPath: dir)
+      var out: [String] = []
+      while let p = e?.nextObject() as? String {
+        let attrs = try? FileManager.default.attributesOfItem(atPath: dir + "/" + p)
+        out.append("\(p) \((attrs?[.size] as? Int) ?? -1) \((attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
+      }
+      return out.sorted()
+    }
+    #expect(try run(build.bundle, [], environment: env).status == 0)
+    let before = tree()
+    #expect(try run(build.bundle, [], environment: env).status == 0)
+    #expect(tree() == before)
+    #expect(!before.contains { $0.contains(".pyc") && !$0.contains("__pycache__") })
+  }
+
   @Test func tempModeRemovesItsExtraction() throws {
     let root = try PythonlessRoot(bundles: ["rtc_test": build.bundle])
     defer { root.remove() }

@@ -32,7 +32,10 @@ import Testing
       "collect-artifacts",
       ["--python", "/usr/bin/python3.11", "--pyz", "t.pyz", "--extension-list", "extensions.json", "--data",
        "src/data.txt=data/data.txt", "--lib-dir", "/lib/x86_64-linux-gnu", "--allowlist",
-       Repo.root + "/gn_templates/default_allowlist.txt", "--output", "m.json", "--depfile", "m.json.d"])
+       Repo.root + "/gn_templates/default_allowlist.txt", "--output", "m.json", "--exclusion-report", "excluded.txt",
+       "--depfile", "m.json.d"])
+    #expect(readText(dir + "/excluded.txt").contains("lib-dynload/nis.cpython-311-x86_64-linux-gnu.so\tmodule exclusion 'nis'"))
+    #expect(readText(dir + "/excluded.txt").contains("python/lib/python3.11/ensurepip\tstdlib exclusion 'ensurepip'"))
     #expect(depfileTarget("m.json.d") == "m.json")
     let depfile = readText(dir + "/m.json.d")
     #expect(depfile.contains("/usr/lib/python3.11 ") || depfile.contains("/usr/lib/python3.11\n"), "scanned dirs are inputs")

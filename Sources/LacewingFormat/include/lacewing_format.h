@@ -47,10 +47,13 @@ _Static_assert(sizeof(lw_trailer) == 104, "trailer layout is part of the format"
 _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_SPAN, "crc span");
 
 // The config is a sequence of NUL-terminated key and value strings:
-//   "interpreter\0python/bin/python3.11\0main\0test/rtc_test.pyz\0env\0FIDL_IR_PATH=fidl_ir\0"
-// Paths are relative to the extraction root. An env value is a path relative
-// to the extraction root; the stem makes it absolute.
+//   "interpreter\0python/bin/python3.11\0arg\0-B\0main\0test/rtc_test.pyz\0env\0FIDL_IR_PATH=fidl_ir\0"
+// Paths are relative to the extraction root. The stem runs
+//   <root>/<interpreter> <arg>... <root>/<main> <the caller's argv[1:]>
+// An env value is a path relative to the extraction root; the stem makes it
+// absolute.
 #define LW_CONFIG_INTERPRETER "interpreter"
+#define LW_CONFIG_ARG "arg"
 #define LW_CONFIG_MAIN "main"
 #define LW_CONFIG_ENV "env"
 #define LW_CONFIG_MAX_SIZE 65536u
