@@ -66,14 +66,9 @@ public struct BundleManifest: Codable, Equatable, Sendable {
   }
 
   public static func read(_ path: String) throws(LacewingError) -> BundleManifest {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .unreadable(path, "no such file; is the collect-artifacts action a dependency?")
-    }
-    do {
-      return try JSONDecoder().decode(BundleManifest.self, from: data)
-    } catch {
-      throw LacewingError(.badInput, "\(path) is not a bundle manifest: \(error)")
-    }
+    try JSONFile.read(
+      BundleManifest.self, path, what: "bundle manifest",
+      missing: "no such file; is the collect-artifacts action a dependency?")
   }
 }
 
@@ -91,9 +86,11 @@ public struct PythonSource: Codable, Equatable, Sendable {
 }
 
 enum JSONFile {
-  static func read<T: Decodable>(_ type: T.Type, _ path: String, what: String) throws(LacewingError) -> T {
+  static func read<T: Decodable>(_ type: T.Type, _ path: String, what: String, missing: String? = nil)
+    throws(LacewingError) -> T
+  {
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw .unreadable(path, "no such file (\(what))")
+      throw .unreadable(path, missing ?? "no such file (\(what))")
     }
     do {
       return try JSONDecoder().decode(T.self, from: data)

@@ -2,166 +2,175 @@ import Foundation
 import LacewingTestSupport
 import Testing
 
-/// Fuchsia's action-tracer rule, checked with strace on a whole clean build:
-/// every file under the source root, the build dir or the runtime prefix
-/// that an action (or a process it starts) opens for reading is one of its
-/// declared inputs or in its depfile; every directory it lists is in its
-/// depfile; it writes only its outputs, its depfile and temp files next to
-/// its first output. That is what lets an action run on a remote executor.
-@Suite(.serialized) struct ActionAuditTests {
-  struct Action {
-    var tool: String
-    var argv: [String]
-    var pids: Set<Int> = []
-    var reads: Set<String> = []
-    var lists: Set<String> = []
-    var writes: Set<String> = []
+extension E2E {
+  /// Fuchsia's action-tracer rule, checked with strace on a whole clean build:
+  /// every file under the source root, the build dir or the runtime prefix
+  /// that an action (or a process it starts) opens for reading is one of its
+  /// declared inputs or in its depfile; every directory it lists is in its
+  /// depfile; it writes only its outputs, its depfile and temp files next to
+  /// its first output. That is what lets an action run on a remote executor.
+  @Suite struct ActionAuditTests {
+    struct Action {
+      var tool: String
+      var argv: [String]
+      var pids: Set<Int> = []
+      var reads: Set<String> = []
+      var lists: Set<String> = []
+      var writes: Set<String> = []
 
-    func value(_ flag: String) -> String? {
-      guard let i = argv.firstIndex(of: flag), i + 1 < argv.count else { return nil }
-      return argv[i + 1]
-    }
-  }
-
-  static let tools = ["collect-artifacts", "make-archive", "fuse-stub", "ldd-allowlist-check"]
-
-  /// Parses `strace -f -v -s 4096` output into the actions of our tools.
-  static func actions(_ trace: String, buildDir: String) -> [Action] {
-    var parent: [Int: Int] = [:]
-    var actionOf: [Int: Int] = [:]
-    var actions: [Action] = []
-    func owner(_ pid: Int) -> Int? {
-      var p: Int? = pid
-      while let q = p {
-        if let a = actionOf[q] { return a }
-        p = parent[q]
+      func value(_ flag: String) -> String? {
+        guard let i = argv.firstIndex(of: flag), i + 1 < argv.count else { return nil }
+        return argv[i + 1]
       }
-      return nil
     }
-    func strings(_ s: Substring) -> [String] {
-      // "a", "b" ... -> [a, b]; strace escapes quotes inside with \".
-      var out: [String] = [], cur = "", inString = false, escape = false
-      for c in s {
-        if escape { cur.append(c); escape = false; continue }
-        if c == "\\" && inString { escape = true; continue }
-        if c == "\"" {
-          if inString { out.append(cur); cur = "" }
-          inString.toggle()
+
+    static let tools = ["collect-artifacts", "make-archive", "fuse-stub", "ldd-allowlist-check"]
+
+    /// Parses `strace -f -v -s 4096` output into the actions of our tools.
+    static func actions(_ trace: String, buildDir: String) -> [Action] {
+      var parent: [Int: Int] = [:]
+      var actionOf: [Int: Int] = [:]
+      var actions: [Action] = []
+      func owner(_ pid: Int) -> Int? {
+        var p: Int? = pid
+        while let q = p {
+          if let a = actionOf[q] { return a }
+          p = parent[q]
+        }
+        return nil
+      }
+      func strings(_ s: Substring) -> [String] {
+        // "a", "b" ... -> [a, b]; strace escapes quotes inside with \".
+        var out: [String] = [], cur = "", inString = false, escape = false
+        for c in s {
+          if escape { cur.append(c); escape = false; continue }
+          if c == "\\" && inString { escape = true; continue }
+          if c == "\"" {
+            if inString { out.append(cur); cur = "" }
+            inString.toggle()
+            continue
+          }
+          if inString { cur.append(c) }
+        }
+        return out
+      }
+      var pending: [Int: String] = [:]
+      for raw in trace.split(separator: "\n") {
+        guard let space = raw.firstIndex(of: " "), let pid = Int(raw[..<space]) else { continue }
+        var line = Substring(raw[raw.index(after: space)...].trimmingCharacters(in: .whitespaces))
+        // A call interrupted by another process's: "... <unfinished ...>" now,
+        // "<... name resumed>...) = N" later.
+        if line.hasSuffix("<unfinished ...>") {
+          pending[pid] = String(line.dropLast("<unfinished ...>".count))
           continue
         }
-        if inString { cur.append(c) }
-      }
-      return out
-    }
-    var pending: [Int: String] = [:]
-    for raw in trace.split(separator: "\n") {
-      guard let space = raw.firstIndex(of: " "), let pid = Int(raw[..<space]) else { continue }
-      var line = Substring(raw[raw.index(after: space)...].trimmingCharacters(in: .whitespaces))
-      // A call interrupted by another process's: "... <unfinished ...>" now,
-      // "<... name resumed>...) = N" later.
-      if line.hasSuffix("<unfinished ...>") {
-        pending[pid] = String(line.dropLast("<unfinished ...>".count))
-        continue
-      }
-      if line.hasPrefix("<..."), let resumed = line.range(of: "resumed>") {
-        line = Substring((pending.removeValue(forKey: pid) ?? "") + line[resumed.upperBound...])
-      }
-      if line.hasPrefix("clone") || line.hasPrefix("vfork") || line.hasPrefix("fork") {
-        if let eq = line.range(of: ") = ", options: .backwards), let child = Int(line[eq.upperBound...]) {
-          parent[child] = pid
+        if line.hasPrefix("<..."), let resumed = line.range(of: "resumed>") {
+          line = Substring((pending.removeValue(forKey: pid) ?? "") + line[resumed.upperBound...])
         }
-      } else if line.hasPrefix("execve("), !line.contains("= -1") {
-        let args = strings(line)
-        if let exe = args.first, let tool = tools.first(where: { exe.hasSuffix("/" + $0) }) {
-          actionOf[pid] = actions.count
-          actions.append(Action(tool: tool, argv: Array(args.dropFirst())))
-        }
-      } else if line.hasPrefix("openat("), !line.contains("= -1"), let a = owner(pid) {
-        guard let path = strings(line).first else { continue }
-        let full = path.hasPrefix("/") ? path : buildDir + "/" + path
-        let normalized = (full as NSString).standardizingPath
-        if line.contains("O_DIRECTORY") {
-          actions[a].lists.insert(normalized)
-        } else if line.contains("O_WRONLY") || line.contains("O_RDWR") || line.contains("O_CREAT") {
-          actions[a].writes.insert(normalized)
-        } else {
-          actions[a].reads.insert(normalized)
-        }
-      }
-    }
-    return actions
-  }
-
-  /// Explicit and implicit inputs of the build edge producing `output`.
-  static func declaredInputs(_ output: String, buildDir: String) throws -> Set<String> {
-    let q = try run("ninja", ["-C", buildDir, "-t", "query", output]).stdout
-    var inputs = Set<String>()
-    var inInputs = false
-    for line in q.split(separator: "\n") {
-      let t = line.trimmingCharacters(in: .whitespaces)
-      if t.hasPrefix("input:") { inInputs = true; continue }
-      if t.hasPrefix("outputs:") { inInputs = false; continue }
-      guard inInputs, !t.hasPrefix("||") else { continue }
-      let path = t.hasPrefix("| ") ? String(t.dropFirst(2)) : t
-      inputs.insert(((path.hasPrefix("/") ? path : buildDir + "/" + path) as NSString).standardizingPath)
-    }
-    return inputs
-  }
-
-  static func depfileInputs(_ depfile: String, buildDir: String) -> Set<String> {
-    let text = readText(buildDir + "/" + depfile).replacingOccurrences(of: "\\\n", with: " ")
-    guard let colon = text.firstIndex(of: ":") else { return [] }
-    return Set(
-      text[text.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" }).map {
-        let p = String($0)
-        return ((p.hasPrefix("/") ? p : buildDir + "/" + p) as NSString).standardizingPath
-      })
-  }
-
-  @Test func everyActionReadsOnlyWhatItDeclares() throws {
-    let build = try E2EBuild.get()
-    let out = build.dir + "/out-audit"
-    let gen = try run("gn", ["gen", out, "--root=" + build.src, "--args=" + build.args])
-    #expect(gen.status == 0, "\(gen.output)")
-    let trace = build.dir + "/trace.txt"
-    let r = try run(
-      "strace",
-      ["-f", "-qq", "-v", "-s", "4096", "-e", "trace=execve,openat,clone,clone3,fork,vfork", "-o", trace, "ninja", "-C",
-       out, "testdata/rtc_test"])
-    #expect(r.status == 0, "\(r.output.suffix(2000))")
-    let buildDir = resolvedPath(out)
-    let actions = Self.actions(readText(trace), buildDir: buildDir)
-    #expect(Set(actions.map(\.tool)) == Set(Self.tools), "traced \(actions.map(\.tool))")
-    let roots = [resolvedPath(build.src), buildDir, resolvedPath(build.runtime)]
-    func audited(_ path: String) -> Bool { roots.contains { path == $0 || path.hasPrefix($0 + "/") } }
-
-    for action in actions {
-      guard let output = action.value("--output") else { continue }
-      let outputPath = ((buildDir + "/" + output) as NSString).standardizingPath
-      let depfile = action.value("--depfile")
-      let depfilePath = depfile.map { ((buildDir + "/" + $0) as NSString).standardizingPath }
-      var declared = try Self.declaredInputs(output, buildDir: buildDir)
-      if let depfile { declared.formUnion(Self.depfileInputs(depfile, buildDir: buildDir)) }
-      let name = "\(action.tool) \(output)"
-      // Its own temp files: a work dir next to its first output, and
-      // ".<name>.tmp-<pid>" next to the output or depfile it replaces.
-      func ownTemp(_ p: String) -> Bool {
-        p == outputPath + ".work" || p.hasPrefix(outputPath + ".work/")
-          || [outputPath, depfilePath].contains { target in
-            guard let target else { return false }
-            return FS_basename(p).hasPrefix("." + FS_basename(target) + ".tmp-")
+        if line.hasPrefix("clone") || line.hasPrefix("vfork") || line.hasPrefix("fork") {
+          if let eq = line.range(of: ") = ", options: .backwards), let child = Int(line[eq.upperBound...]) {
+            parent[child] = pid
           }
+        } else if line.hasPrefix("execve("), !line.contains("= -1") {
+          let args = strings(line)
+          if let exe = args.first, let tool = tools.first(where: { exe.hasSuffix("/" + $0) }) {
+            actionOf[pid] = actions.count
+            actions.append(Action(tool: tool, argv: Array(args.dropFirst())))
+          }
+        } else if line.hasPrefix("openat("), !line.contains("= -1"), let a = owner(pid) {
+          guard let path = strings(line).first else { continue }
+          let full = path.hasPrefix("/") ? path : buildDir + "/" + path
+          let normalized = (full as NSString).standardizingPath
+          if line.contains("O_DIRECTORY") {
+            actions[a].lists.insert(normalized)
+          } else if line.contains("O_WRONLY") || line.contains("O_RDWR") || line.contains("O_CREAT") {
+            actions[a].writes.insert(normalized)
+          } else {
+            actions[a].reads.insert(normalized)
+          }
+        }
       }
-      let undeclaredReads = action.reads.filter { audited($0) && !declared.contains($0) && !ownTemp($0) && $0 != outputPath }
-      #expect(undeclaredReads.isEmpty, "\(name) read undeclared files: \(undeclaredReads.sorted().prefix(10))")
-      let undeclaredLists = action.lists.filter { audited($0) && !declared.contains($0) && !ownTemp($0) }
-      #expect(undeclaredLists.isEmpty, "\(name) listed undeclared directories: \(undeclaredLists.sorted().prefix(10))")
-      let strayWrites = action.writes.filter { $0 != outputPath && $0 != depfilePath && !ownTemp($0) }
-      #expect(strayWrites.isEmpty, "\(name) wrote outside its outputs: \(strayWrites.sorted().prefix(10))")
+      return actions
+    }
+
+    /// Explicit and implicit inputs of the build edge producing `output`.
+    static func declaredInputs(_ output: String, buildDir: String) throws -> Set<String> {
+      let q = try run("ninja", ["-C", buildDir, "-t", "query", output]).stdout
+      var inputs = Set<String>()
+      var inInputs = false
+      for line in q.split(separator: "\n") {
+        let t = line.trimmingCharacters(in: .whitespaces)
+        if t.hasPrefix("input:") { inInputs = true; continue }
+        if t.hasPrefix("outputs:") { inInputs = false; continue }
+        guard inInputs, !t.hasPrefix("||") else { continue }
+        let path = t.hasPrefix("| ") ? String(t.dropFirst(2)) : t
+        inputs.insert(((path.hasPrefix("/") ? path : buildDir + "/" + path) as NSString).standardizingPath)
+      }
+      return inputs
+    }
+
+    static func depfileInputs(_ depfile: String, buildDir: String) -> Set<String> {
+      let text = readText(buildDir + "/" + depfile).replacingOccurrences(of: "\\\n", with: " ")
+      guard let colon = text.firstIndex(of: ":") else { return [] }
+      return Set(
+        text[text.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" }).map {
+          let p = String($0)
+          return ((p.hasPrefix("/") ? p : buildDir + "/" + p) as NSString).standardizingPath
+        })
+    }
+
+    @Test func everyActionReadsOnlyWhatItDeclares() throws {
+      let build = try E2EBuild.get()
+      let out = build.dir + "/out-audit"
+      let gen = try run("gn", ["gen", out, "--root=" + build.src, "--args=" + build.args])
+      #expect(gen.status == 0, "\(gen.output)")
+      let trace = build.dir + "/trace.txt"
+      let r = try run(
+        "strace",
+        ["-f", "-qq", "-v", "-s", "4096", "-e", "trace=execve,openat,clone,clone3,fork,vfork", "-o", trace, "ninja", "-C",
+         out, "testdata/rtc_test"])
+      #expect(r.status == 0, "\(r.output.suffix(2000))")
+      let buildDir = resolvedPath(out)
+      let actions = Self.actions(readText(trace), buildDir: buildDir)
+      #expect(Set(actions.map(\.tool)) == Set(Self.tools), "traced \(actions.map(\.tool))")
+      let roots = [resolvedPath(build.src), buildDir, resolvedPath(build.runtime)]
+      func audited(_ path: String) -> Bool { roots.contains { path == $0 || path.hasPrefix($0 + "/") } }
+
+      for action in actions {
+        guard let output = action.value("--output") else { continue }
+        let outputPath = ((buildDir + "/" + output) as NSString).standardizingPath
+        let depfile = action.value("--depfile")
+        // Everything the action is told to write: its outputs and depfile.
+        let writable = Set(
+          ["--output", "--depfile", "--exclusion-report"].compactMap(action.value).map {
+            ((buildDir + "/" + $0) as NSString).standardizingPath
+          })
+        var declared = try Self.declaredInputs(output, buildDir: buildDir)
+        if let depfile { declared.formUnion(Self.depfileInputs(depfile, buildDir: buildDir)) }
+        let name = "\(action.tool) \(output)"
+        // Its own temp files: a work dir next to its first output, and
+        // ".<name>.tmp-<pid>" next to the output or depfile it replaces.
+        func ownTemp(_ p: String) -> Bool {
+          p == outputPath + ".work" || p.hasPrefix(outputPath + ".work/")
+            || writable.contains { target in
+              FS_dirname(p) == FS_dirname(target) && FS_basename(p).hasPrefix("." + FS_basename(target) + ".tmp-")
+            }
+        }
+        let undeclaredReads = action.reads.filter { audited($0) && !declared.contains($0) && !ownTemp($0) && $0 != outputPath }
+        #expect(undeclaredReads.isEmpty, "\(name) read undeclared files: \(undeclaredReads.sorted().prefix(10))")
+        let undeclaredLists = action.lists.filter { audited($0) && !declared.contains($0) && !ownTemp($0) }
+        #expect(undeclaredLists.isEmpty, "\(name) listed undeclared directories: \(undeclaredLists.sorted().prefix(10))")
+        let strayWrites = action.writes.filter { !writable.contains($0) && !ownTemp($0) }
+        #expect(strayWrites.isEmpty, "\(name) wrote outside its outputs: \(strayWrites.sorted().prefix(10))")
+      }
     }
   }
 }
 
 private func FS_basename(_ path: String) -> String {
   (path as NSString).lastPathComponent
+}
+
+private func FS_dirname(_ path: String) -> String {
+  (path as NSString).deletingLastPathComponent
 }

@@ -1,5 +1,10 @@
 import Foundation
 import LacewingTestSupport
+import Testing
+
+/// Every end-to-end suite shares one build dir and some edit its inputs, so
+/// they all nest in this serialized suite: one test at a time, whole target.
+@Suite(.serialized) enum E2E {}
 
 /// One real GN + Ninja build of the repo's testdata, shared by the end-to-end
 /// tests. It builds from a copy of the GN sources and a copy of the runtime,
@@ -42,7 +47,8 @@ final class E2EBuild: Sendable {
   }
 
   var args: String {
-    "lacewing_tools_dir=\"\(tools)\" lacewing_python=\"\(runtime)/bin/python3.11\""
+    // Fast deflate: the tests rebuild payloads dozens of times.
+    "lacewing_tools_dir=\"\(tools)\" lacewing_python=\"\(runtime)/bin/python3.11\" lacewing_compression_level=1"
   }
 
   var bundle: String { out + "/rtc_test" }
