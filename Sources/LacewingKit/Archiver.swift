@@ -53,8 +53,10 @@ public enum Archiver {
       files.append((entry.path, data, entry.mode))
     }
     if compileBytecode, let compiler = manifest.compiler {
-      files += try compile(manifest.entries.filter { $0.kind == .stdlib && $0.path.hasSuffix(".py") }, with: compiler,
-                           workDir: workDir)
+      let modules = manifest.entries.filter { $0.kind == .stdlib && $0.path.hasSuffix(".py") }
+      let compiled = try compile(modules.map { ($0.source ?? "", $0.path) }, with: compiler, workDir: workDir)
+      files += compiled.files
+      inputs += compiled.compilerInputs
     }
     files.sort { $0.path < $1.path }
     let zipPath = workDir + "/payload.zip"
@@ -68,11 +70,15 @@ public enum Archiver {
 
   /// One interpreter process compiles every module; `dfile` is the path
   /// inside the bundle, so no build path is recorded in the bytecode.
-  static func compile(_ sources: [BundleManifest.Entry], with python: String, workDir: String) throws(LacewingError)
-    -> [(path: String, data: Data, mode: Int)]
-  {
+  /// `sources` are (file to read, path inside the archive). Returns the
+  /// bytecode files, named for `__pycache__` or, with `legacyLayout` (what
+  /// zipimport reads), as `module.pyc` next to `module.py`; and the files
+  /// the compiling interpreter itself imported, which are inputs too.
+  static func compile(
+    _ sources: [(source: String, path: String)], with python: String, workDir: String, legacyLayout: Bool = false
+  ) throws(LacewingError) -> (files: [(path: String, data: Data, mode: Int)], compilerInputs: [String]) {
     let listPath = workDir + "/compile.json"
-    let pairs = sources.map { [$0.source ?? "", $0.path] }
+    let pairs = sources.map { [$0.source, $0.path] }
     do {
       try JSONEncoder().encode(pairs).write(to: URL(fileURLWithPath: listPath))
     } catch {
@@ -88,26 +94,37 @@ public enum Archiver {
           except py_compile.PyCompileError:
               pass  # e.g. a module with syntax for another version: it ships as source only
       print(sys.implementation.cache_tag)
+      for m in list(sys.modules.values()):
+          if getattr(m, "__file__", None):
+              print(m.__file__)
       """
     // An empty pycache prefix keeps the runtime from reading its own
     // __pycache__, which is no declared input: it reads only the sources.
     let out = try Command.run(
       python, ["-I", "-S", "-B", "-X", "pycache_prefix=" + workDir + "/pycache", "-c", script, listPath, workDir],
       what: "compile the stdlib's bytecode")
-    let tag = out.trimmingCharacters(in: .whitespacesAndNewlines)
+    let lines = out.split(separator: "\n").map(String.init)
+    let tag = lines.first ?? ""
     var result: [(String, Data, Int)] = []
     for (i, entry) in sources.enumerated() {
       let pyc = "\(workDir)/\(i).pyc"
       guard let data = FileManager.default.contents(atPath: pyc) else { continue }
       let dir = FS.dirname(entry.path), stem = FS.basename(entry.path).dropLast(3)
-      result.append(("\(dir)/__pycache__/\(stem).\(tag).pyc", data, 0o644))
+      let prefix = dir == "." ? "" : dir + "/"
+      result.append((legacyLayout ? "\(prefix)\(stem).pyc" : "\(prefix)__pycache__/\(stem).\(tag).pyc", data, 0o644))
     }
-    return result
+    // Only files that exist: a missing depfile input would rerun the action forever.
+    return (result, lines.dropFirst().filter(FS.exists))
   }
 
   /// The test's zipapp: its modules plus a __main__ that runs `mainModule`
-  /// as __main__, so `python3 test.pyz` and the bundle behave alike.
-  public static func pyz(sources: [PythonSource], mainModule: String, workDir: String) throws(LacewingError) -> Data {
+  /// as __main__, so `python3 test.pyz` and the bundle behave alike. With a
+  /// `compiler` (the bundled runtime), each module also gets unchecked-hash
+  /// bytecode next to it; another Python version finds the magic number
+  /// wrong and falls back to the source. Returns the zip and every file read.
+  public static func pyz(sources: [PythonSource], mainModule: String, workDir: String, compiler: String? = nil)
+    throws(LacewingError) -> (data: Data, inputs: [String])
+  {
     var seen = Set<String>()
     var files: [(String, Data)] = []
     for s in sources {
@@ -125,15 +142,21 @@ public enum Archiver {
       runpy.run_module(\(pythonLiteral(mainModule)), run_name="__main__", alter_sys=True)
 
       """
-    files.append(("__main__.py", Data(main.utf8)))
-    files.sort { $0.0 < $1.0 }
     try? FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: workDir) }
+    var inputs = sources.map(\.source)
+    if let compiler {
+      let compiled = try compile(sources.map { ($0.source, $0.dest) }, with: compiler, workDir: workDir, legacyLayout: true)
+      files += compiled.files.map { ($0.path, $0.data) }
+      inputs += compiled.compilerInputs
+    }
+    files.append(("__main__.py", Data(main.utf8)))
+    files.sort { $0.0 < $1.0 }
     let zipPath = workDir + "/pyz.zip"
     let writer = try ZipWriter(path: zipPath)
     for (name, data) in files { try writer.add(name, data, mode: 0o644, compressionLevel: 9) }
     try writer.close()
-    return try FS.read(zipPath, what: "pyz just written")
+    return (try FS.read(zipPath, what: "pyz just written"), inputs)
   }
 
   static func pythonLiteral(_ s: String) -> String {

@@ -69,6 +69,9 @@ struct Pyz: ParsableCommand {
   @Option(help: "The module run as __main__, e.g. rtc_test.")
   var main: String
 
+  @Option(help: "The runtime that compiles the modules' bytecode into the pyz; none: sources only.")
+  var python: String?
+
   @Option(help: "Where to write the .pyz.")
   var output: String
 
@@ -79,9 +82,9 @@ struct Pyz: ParsableCommand {
     let status = Diagnostics.run(tool: "make-archive pyz") { () throws(LacewingError) in
       var all: [PythonSource] = []
       for list in sources { all += try PythonSource.readList(list) }
-      let data = try Archiver.pyz(sources: all, mainModule: main, workDir: output + ".work")
-      try OutputFile.write(data, to: output)
-      if let depfile { try Depfile(output: output, inputs: sources + all.map(\.source)).write(to: depfile) }
+      let result = try Archiver.pyz(sources: all, mainModule: main, workDir: output + ".work", compiler: python)
+      try OutputFile.write(result.data, to: output)
+      if let depfile { try Depfile(output: output, inputs: sources + result.inputs).write(to: depfile) }
     }
     if status != 0 { throw ExitCode(status) }
   }

@@ -1,4 +1,5 @@
 import Foundation
+import LacewingKit
 import LacewingTestSupport
 import Testing
 
@@ -86,7 +87,10 @@ extension E2E {
       // The documented non-hermetic mode: extensions via PYTHONPATH, data from
       // rtc_test_runfiles/ next to the pyz.
       let env = environment(["PYTHONPATH": build.out, "FIDL_IR_PATH": nil])
-      let r = try run("/usr/bin/python3.11", [build.out + "/rtc_test.pyz"], environment: env, directory: "/")
+      // The pyz carries bytecode compiled by the bundled runtime next to each module.
+    let names = try ZipContents.read(build.out + "/rtc_test.pyz").map(\.name)
+    #expect(names.contains("rtc_test.pyc") && names.contains("lacewing_utils/fidl_ir.pyc"), "\(names)")
+    let r = try run("/usr/bin/python3.11", [build.out + "/rtc_test.pyz"], environment: env, directory: "/")
       #expect(r.status == 0, "\(r.output)")
       let f = try run("/usr/bin/python3.11", [build.out + "/rtc_test.pyz", "--force-failure"], environment: env)
       #expect(f.status == 1)
