@@ -26,9 +26,12 @@ let package = Package(
   ],
   targets: [
     .target(name: "LacewingFormat"),
-    .target(name: "StemSupport", dependencies: ["LacewingFormat"], linkerSettings: [.linkedLibrary("z")]),
+    .target(
+      name: "StemSupport", dependencies: ["LacewingFormat"], linkerSettings: [.linkedLibrary("z"), .linkedLibrary("lzma")]),
     .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
-    .target(name: "LacewingKit", dependencies: ["LacewingFormat", "CLibzip"]),
+    .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+    .systemLibrary(name: "CLiblzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+    .target(name: "LacewingKit", dependencies: ["LacewingFormat", "CLibzip", "CLibcrypto", "CLiblzma"]),
     .executableTarget(
       name: "collect-artifacts",
       dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -22,7 +22,7 @@ if [ ! -x "$work/stem-fuzzer" ] || [ -n "$(find Sources/lacewing-stem Sources/St
   swiftc -sanitize=fuzzer,address -parse-as-library -O -g -suppress-warnings \
     -Xcc -fmodule-map-file="$work/module/module.modulemap" -Xcc -I"$PWD/Sources/LacewingFormat/include" \
     fuzz/StemFuzzer.swift Sources/lacewing-stem/{Sys,BundleImage,ZipReader,Extractor}.swift \
-    "$work/stem_support.o" -lz -o "$work/stem-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
+    "$work/stem_support.o" -lz -llzma -o "$work/stem-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
 fi
 
 # Seeds: small real bundles (stem + payload + config + trailer).

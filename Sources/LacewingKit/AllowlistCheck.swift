@@ -9,8 +9,8 @@ public struct AllowlistCheck {
     public var stem: String
     public var payload: String
     public var allowlistFile: String
-    /// Collect's manifest: maps bundle paths back to build-host files for hints.
-    public var manifest: String?
+    /// Collect's manifests: map bundle paths back to build-host files for hints.
+    public var manifests: [String] = []
     /// Where to look on the build host when saying where a missing library is.
     public var hostLibDirs: [String] = []
     /// Highest GLIBC_x.y symbol version allowed, e.g. "2.36"; nil: no floor.
@@ -75,10 +75,11 @@ public struct AllowlistCheck {
 
   public static func run(_ options: Options) throws(LacewingError) -> Report {
     let allowlist = parseAllowlist(String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
-    let entries = try ZipContents.read(options.payload)
-    let bundlePaths = Set(entries.map(\.name))
+    let payload = try FS.read(options.payload, what: "payload")
+    let bundlePaths = Set(try ZipContents.names(payload: payload, label: options.payload))
+    let entries = try ZipContents.read(payload: payload, label: options.payload, onlyELF: true)
     var sources: [String: String] = [:]
-    if let manifestPath = options.manifest {
+    for manifestPath in options.manifests {
       for e in try BundleManifest.read(manifestPath).entries { sources[e.path] = e.source }
     }
     var elfs: [(String, Data)] = [("<stem>", try FS.read(options.stem, what: "stem"))]

@@ -1,4 +1,5 @@
 import Foundation
+import LacewingFormat
 
 /// make-archive: manifest -> deterministic payload zip, and sources -> the
 /// test's .pyz.
@@ -7,16 +8,36 @@ public enum Archiver {
     public var data: Data
     /// Every file read, for the depfile.
     public var inputs: [String]
+    /// With `pack`: what the pack holds (path, bytes), for size reports.
+    public var packIndex: [PackedFile] = []
+  }
+
+  public struct PackedFile: Codable, Equatable, Sendable {
+    public var path: String
+    public var size: Int
+
+    public static func readList(_ path: String) throws(LacewingError) -> [PackedFile] {
+      try JSONFile.read([PackedFile].self, path, what: "runtime pack index")
+    }
   }
 
   /// Builds the payload in memory. ELFs get their debug info stripped and
   /// their RUNPATH set by patchelf on private copies under `workDir`
-  /// (removed afterwards); stdlib sources get
-  /// unchecked-hash bytecode compiled by the bundled runtime itself, so the
-  /// bundle never writes or validates a .pyc at run time.
+  /// (removed afterwards); stdlib modules get unchecked-hash bytecode
+  /// compiled by the bundled runtime itself, so the bundle never writes or
+  /// validates a .pyc at run time. Without `stdlibSources` the stdlib ships
+  /// as bytecode only (`os.pyc` where `os.py` was, compiled without column
+  /// tables, which only serve to point carets into source that is not there).
+  ///
+  /// With a `runtime` zip (a runtime layer built by this same function),
+  /// its entries are copied compressed, as they are, next to the manifest's.
+  /// With `pack` (a runtime layer), the files go into one zip of stored
+  /// entries compressed as a single xz stream, python.pack (see
+  /// lacewing_format.h), at xz preset `compressionLevel`.
   public static func payload(
-    manifest: BundleManifest, workDir: String, compressionLevel: Int = 9, compileBytecode: Bool = true,
-    stripDebugInfo: Bool = true, patchelf: String = "patchelf", strip: String = "strip"
+    manifest: BundleManifest, workDir: String, runtime: String? = nil, pack: Bool = false, compressionLevel: Int = 9,
+    compileBytecode: Bool = true, stdlibSources: Bool = false, stripDebugInfo: Bool = true,
+    patchelf: String = "patchelf", strip: String = "strip"
   ) throws(LacewingError) -> PayloadResult {
     try? FileManager.default.removeItem(atPath: workDir)
     do {
@@ -26,11 +47,11 @@ public enum Archiver {
     }
     defer { try? FileManager.default.removeItem(atPath: workDir) }
 
-    var files: [(path: String, data: Data, mode: Int)] = []
+    var files: [String: (data: Data, mode: Int)] = [:]
     var inputs: [String] = []
     for (index, entry) in manifest.entries.enumerated() {
       if let content = entry.content {
-        files.append((entry.path, Data(content.utf8), entry.mode))
+        files[entry.path] = (Data(content.utf8), entry.mode)
         continue
       }
       guard let source = entry.source else {
@@ -50,22 +71,50 @@ public enum Archiver {
         try Command.run(patchelf, ["--set-rpath", runpath, copy], what: "set the RUNPATH of \(entry.path)")
         data = try FS.read(copy, what: "patched copy of \(source)")
       }
-      files.append((entry.path, data, entry.mode))
+      files[entry.path] = (data, entry.mode)
     }
     if compileBytecode, let compiler = manifest.compiler {
-      let modules = manifest.entries.filter { $0.kind == .stdlib && $0.path.hasSuffix(".py") }
-      let compiled = try compile(modules.map { ($0.source ?? "", $0.path) }, with: compiler, workDir: workDir)
-      files += compiled.files
+      let modules = manifest.entries.filter { $0.kind == .stdlib && $0.path.hasSuffix(".py") && $0.source != nil }
+      let compiled = try compile(
+        modules.map { ($0.source!, $0.path) }, with: compiler, workDir: workDir, legacyLayout: !stdlibSources,
+        columnTables: stdlibSources)
+      for c in compiled.files {
+        files[c.path] = (c.data, c.mode)
+        // Sourceless: the module's bytecode replaces it. A module that did
+        // not compile (syntax for another version) keeps its source.
+        if !stdlibSources { files[modules[c.index].path] = nil }
+      }
       inputs += compiled.compilerInputs
     }
-    files.sort { $0.path < $1.path }
-    let zipPath = workDir + "/payload.zip"
-    let writer = try ZipWriter(path: zipPath)
-    for f in files {
-      try writer.add(f.path, f.data, mode: f.mode, compressionLevel: compressionLevel)
+
+    if pack {
+      guard runtime == nil else { throw LacewingError(.badInput, "a packed runtime layer cannot sit on another runtime layer") }
+      if let stray = files.keys.sorted().first(where: { !$0.hasPrefix(LW_RUNTIME_PREFIX) }) {
+        throw LacewingError(.badInput, "\(stray) is not under \(LW_RUNTIME_PREFIX); only a runtime layer can be packed")
+      }
     }
-    try writer.close()
-    return PayloadResult(data: try FS.read(zipPath, what: "payload just written"), inputs: inputs)
+    var zips: [(label: String, data: Data)] = []
+    if let runtime { zips.append((runtime, try FS.read(runtime, what: "runtime layer"))) }
+    // libzip writes no file at all for an empty archive.
+    if !files.isEmpty {
+      let zipPath = workDir + "/payload.zip"
+      let writer = try ZipWriter(path: zipPath)
+      for name in files.keys.sorted() {
+        try writer.add(name, files[name]!.data, mode: files[name]!.mode, compressionLevel: pack ? 0 : compressionLevel)
+      }
+      try writer.close()
+      if pack {
+        let inner = try FS.read(zipPath, what: "runtime layer just written")
+        let packed = try ZipMerge.StoredFile(path: LW_RUNTIME_PACK, xz: inner, preset: compressionLevel)
+        var result = PayloadResult(data: try ZipMerge.merge([], adding: [packed]), inputs: inputs)
+        result.packIndex = files.keys.sorted().map { PackedFile(path: $0, size: files[$0]!.data.count) }
+        return result
+      }
+      let own = try FS.read(zipPath, what: "payload just written")
+      if runtime == nil { return PayloadResult(data: own, inputs: inputs) }
+      zips.append(("this bundle's own files", own))
+    }
+    return PayloadResult(data: try ZipMerge.merge(zips), inputs: inputs + (runtime.map { [$0] } ?? []))
   }
 
   /// One interpreter process compiles every module; `dfile` is the path
@@ -75,8 +124,9 @@ public enum Archiver {
   /// zipimport reads), as `module.pyc` next to `module.py`; and the files
   /// the compiling interpreter itself imported, which are inputs too.
   static func compile(
-    _ sources: [(source: String, path: String)], with python: String, workDir: String, legacyLayout: Bool = false
-  ) throws(LacewingError) -> (files: [(path: String, data: Data, mode: Int)], compilerInputs: [String]) {
+    _ sources: [(source: String, path: String)], with python: String, workDir: String, legacyLayout: Bool = false,
+    columnTables: Bool = true
+  ) throws(LacewingError) -> (files: [(index: Int, path: String, data: Data, mode: Int)], compilerInputs: [String]) {
     let listPath = workDir + "/compile.json"
     let pairs = sources.map { [$0.source, $0.path] }
     do {
@@ -101,17 +151,19 @@ public enum Archiver {
     // An empty pycache prefix keeps the runtime from reading its own
     // __pycache__, which is no declared input: it reads only the sources.
     let out = try Command.run(
-      python, ["-I", "-S", "-B", "-X", "pycache_prefix=" + workDir + "/pycache", "-c", script, listPath, workDir],
+      python,
+      ["-I", "-S", "-B", "-X", "pycache_prefix=" + workDir + "/pycache"] + (columnTables ? [] : ["-X", "no_debug_ranges"])
+        + ["-c", script, listPath, workDir],
       what: "compile the stdlib's bytecode")
     let lines = out.split(separator: "\n").map(String.init)
     let tag = lines.first ?? ""
-    var result: [(String, Data, Int)] = []
+    var result: [(Int, String, Data, Int)] = []
     for (i, entry) in sources.enumerated() {
       let pyc = "\(workDir)/\(i).pyc"
       guard let data = FileManager.default.contents(atPath: pyc) else { continue }
       let dir = FS.dirname(entry.path), stem = FS.basename(entry.path).dropLast(3)
       let prefix = dir == "." ? "" : dir + "/"
-      result.append((legacyLayout ? "\(prefix)\(stem).pyc" : "\(prefix)__pycache__/\(stem).\(tag).pyc", data, 0o644))
+      result.append((i, legacyLayout ? "\(prefix)\(stem).pyc" : "\(prefix)__pycache__/\(stem).\(tag).pyc", data, 0o644))
     }
     // Only files that exist: a missing depfile input would rerun the action forever.
     return (result, lines.dropFirst().filter(FS.exists))

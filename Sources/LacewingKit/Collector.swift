@@ -9,8 +9,14 @@ public struct Collector {
   public struct Options {
     /// The interpreter to bundle, e.g. /usr/bin/python3.11.
     public var python: String
-    /// The test's zipapp; lands at test/<name>.
-    public var pyz: String?
+    /// Which layer(s) to collect: a runtime layer is shared by every bundle
+    /// on that runtime; a test layer is built on top of one.
+    public var layer: Layer = .all
+    /// The runtime layer's manifest, for a test layer (names the interpreter).
+    public var runtimeManifest: String?
+    /// Files listing tests of a multi-test bundle (JSON, GN metadata), for
+    /// their data (fuse-stub adds their .pyz files).
+    public var testLists: [String] = []
     /// Files listing extension modules (JSON arrays of paths), from GN metadata.
     public var extensionLists: [String] = []
     public var extensions: [String] = []
@@ -31,13 +37,55 @@ public struct Collector {
   }
 
   /// Not needed to run tests, large, or both. Overridable per bundle.
+  /// distutils is deprecated and gone in 3.12; pydoc_data only serves
+  /// help(); sitecustomize is the distribution's (Debian's calls apport) and
+  /// is replaced by the bundle's own.
   public static let defaultStdlibExclude = [
     "test", "*/test", "*/tests", "idlelib", "tkinter", "turtledemo", "turtle.py", "ensurepip", "lib2to3",
     "config-*", "__pycache__", "*/__pycache__", "site-packages", "dist-packages", "lib-dynload", "*.pyc",
+    "distutils", "pydoc_data", "sitecustomize.py",
   ]
-  /// nis needs Kerberos and is deprecated (PEP 594); the rest are CPython's
-  /// own test modules.
-  public static let defaultModuleExclude = ["nis", "_test*", "_xxtestfuzz", "xxlimited*", "_ctypes_test", "xxsubtype"]
+  /// nis needs Kerberos and is deprecated (PEP 594); dbm's and curses'
+  /// backends and readline serve interactive programs and databases, not
+  /// end-to-end tests, and pull in libdb, ncurses and readline (about 1.2 MB
+  /// compressed); the rest are CPython's own test modules.
+  public static let defaultModuleExclude = [
+    "nis", "_dbm", "_gdbm", "_curses", "_curses_panel", "readline",
+    "_test*", "_xxtestfuzz", "xxlimited*", "_ctypes_test", "xxsubtype",
+  ]
+
+  public enum Layer: String, CaseIterable, Sendable {
+    /// Runtime and test in one manifest.
+    case all
+    /// The interpreter, stdlib, lib-dynload and their libraries: python/.
+    case runtime
+    /// The tests' extensions (ext/) with their libraries (lib/), data. The
+    /// tests' code itself joins last, in fuse-stub, so editing it rebuilds
+    /// nothing but the .pyz and the bundle.
+    case test
+  }
+
+  /// One test of a multi-test bundle, as GN metadata lists it.
+  public struct TestEntry: Codable, Equatable, Sendable {
+    public var name: String
+    /// The test's .pyz, relative to root_build_dir.
+    public var pyz: String
+    /// "SOURCE=DEST" data files.
+    public var data: [String]
+    /// "NAME=path" variables.
+    public var env: [String]
+
+    public init(name: String, pyz: String, data: [String] = [], env: [String] = []) {
+      self.name = name
+      self.pyz = pyz
+      self.data = data
+      self.env = env
+    }
+
+    public static func readList(_ path: String) throws(LacewingError) -> [TestEntry] {
+      try JSONFile.read([TestEntry].self, path, what: "list of tests")
+    }
+  }
 
   public struct Result {
     public var manifest: BundleManifest
@@ -62,52 +110,89 @@ public struct Collector {
   }
 
   private mutating func run() throws(LacewingError) -> Result {
-    let runtime = try PythonRuntime(interpreter: options.python)
-    let bin = "python/bin/" + runtime.name
-    let lib = "python/lib"
-    let stdlib = "\(lib)/\(runtime.name)"
-    inputs.append(options.python)
+    var interpreter: String
+    var compiler: String?
+    if options.layer == .test {
+      guard let path = options.runtimeManifest else {
+        throw LacewingError(.badInput, "a test layer needs the runtime layer's manifest (--runtime-manifest)")
+      }
+      inputs.append(path)
+      interpreter = try BundleManifest.read(path).interpreter
+    } else {
+      let runtime = try PythonRuntime(interpreter: options.python)
+      let bin = "python/bin/" + runtime.name
+      let lib = "python/lib"
+      let stdlib = "\(lib)/\(runtime.name)"
+      inputs.append(options.python)
+      interpreter = bin
+      compiler = runtime.executable
 
-    try addELF(source: runtime.executable, path: bin, kind: .interpreter, libDir: lib)
-    entries.append(.init(path: bin + "._pth", kind: .config, content: runtime.pthFile))
+      try addELF(source: runtime.executable, path: bin, kind: .interpreter, libDir: lib)
+      entries.append(.init(path: bin + "._pth", kind: .config, content: runtime.pthFile))
+      entries.append(.init(path: stdlib + "/sitecustomize.py", kind: .config, content: PythonRuntime.siteCustomize))
+      try walkStdlib(runtime.stdlib, relative: "", into: stdlib)
+      try addDynload(runtime.stdlib + "/lib-dynload", into: stdlib + "/lib-dynload", libDir: lib)
+      try resolveLibraries(into: lib)
+    }
+    if options.layer != .runtime {
+      try collectTestLayer()
+    } else if !options.testLists.isEmpty || !options.extensions.isEmpty
+      || !options.extensionLists.isEmpty || !options.data.isEmpty
+    {
+      throw LacewingError(.badInput, "a runtime layer holds no tests, extensions or data; collect them in a test layer")
+    }
 
-    try walkStdlib(runtime.stdlib, relative: "", into: stdlib)
-    try addDynload(runtime.stdlib + "/lib-dynload", into: stdlib + "/lib-dynload", libDir: lib)
+    var seen = Set<String>()
+    for e in entries where !seen.insert(e.path).inserted {
+      throw LacewingError(
+        .badInput, "two files would land at \(e.path) in the bundle; rename one (e.g. two tests or data files of one name)")
+    }
+    let manifest = BundleManifest(
+      interpreter: interpreter, compiler: compiler, entries: entries.sorted { $0.path < $1.path },
+      excluded: excluded.sorted { $0.path < $1.path })
+    return Result(manifest: manifest, inputs: inputs)
+  }
 
+  /// Extensions land in ext/ (the stem puts it on sys.path) with the
+  /// libraries they need in lib/: a layer of their own, so a runtime shared
+  /// by several bundles is never changed by one test's extensions.
+  private mutating func collectTestLayer() throws(LacewingError) {
     var extensionPaths = options.extensions
     for list in options.extensionLists {
       inputs.append(list)
       extensionPaths += try JSONFile.read([String].self, list, what: "list of extension modules")
     }
     for ext in Set(extensionPaths).sorted() {
-      try addELF(source: ext, path: "python/ext/" + FS.basename(ext), kind: .extension, libDir: lib)
+      try addELF(source: ext, path: "ext/" + FS.basename(ext), kind: .extension, libDir: "lib")
     }
-    try resolveLibraries(into: lib)
+    bundledLibraries = [:]
+    try resolveLibraries(into: "lib")
 
-    if let pyz = options.pyz {
-      entries.append(.init(path: "test/" + FS.basename(pyz), kind: .pyz, source: pyz))
+    var data = options.data
+    for list in options.testLists {
+      inputs.append(list)
+      for test in try TestEntry.readList(list) { data += test.data }
     }
-    for pair in options.data {
+    var dataSeen: [String: String] = [:]
+    for pair in data {
       guard let eq = pair.firstIndex(of: "=") else {
         throw LacewingError(.badInput, "data entry '\(pair)' is not SOURCE=DEST")
       }
       let source = String(pair[..<eq]), dest = FS.normalize(String(pair[pair.index(after: eq)...]))
-      guard !dest.isEmpty, !dest.hasPrefix("/"), !dest.hasPrefix("..") else {
-        throw LacewingError(.badInput, "data destination '\(dest)' must be a relative path inside the bundle")
+      guard !dest.isEmpty, !dest.hasPrefix("/"), !dest.hasPrefix(".."), !dest.hasPrefix("python/") else {
+        throw LacewingError(.badInput, "data destination '\(dest)' must be a relative path inside the bundle, outside python/")
       }
       guard FS.exists(source) else { throw .unreadable(source, "no such data file") }
+      // Tests of one multi-test bundle may share a data file.
+      if let other = dataSeen[dest] {
+        guard FS.realPath(other) == FS.realPath(source) else {
+          throw LacewingError(.badInput, "data files \(other) and \(source) would both land at \(dest); give one another data_dir")
+        }
+        continue
+      }
+      dataSeen[dest] = source
       entries.append(.init(path: dest, kind: .data, source: source))
     }
-
-    var seen = Set<String>()
-    for e in entries where !seen.insert(e.path).inserted {
-      throw LacewingError(
-        .badInput, "two files would land at \(e.path) in the bundle; rename one (e.g. an extension module named like a stdlib module)")
-    }
-    let manifest = BundleManifest(
-      interpreter: bin, compiler: runtime.executable, entries: entries.sorted { $0.path < $1.path },
-      excluded: excluded.sorted { $0.path < $1.path })
-    return Result(manifest: manifest, inputs: inputs)
   }
 
   private mutating func walkStdlib(_ dir: String, relative: String, into dest: String) throws(LacewingError) {
@@ -221,6 +306,21 @@ struct PythonRuntime {
   /// /usr/lib/python3* cannot reach the bundle, and no environment variable
   /// is needed (so none leaks into the test's children).
   var pthFile: String {
-    "../lib/\(name)\n../lib/\(name)/lib-dynload\n../ext\nimport site\n"
+    "../lib/\(name)\n../lib/\(name)/lib-dynload\nimport site\n"
   }
+
+  /// The stem passes the test layer's directory as `-X lacewing_root=DIR`
+  /// (an interpreter option, so no environment variable reaches the test's
+  /// children); its ext/ goes on sys.path after the stdlib. A runtime shared
+  /// by several bundles cannot name their directories in its ._pth.
+  static let siteCustomize = """
+    # Generated by collect-artifacts: puts the test layer's C extensions on
+    # sys.path. The bundle's stem passes the layer as -X lacewing_root=DIR.
+    import os, sys
+    _root = sys._xoptions.get("lacewing_root")
+    if isinstance(_root, str) and os.path.isdir(os.path.join(_root, "ext")):
+        sys.path.append(os.path.join(_root, "ext"))
+    del _root
+
+    """
 }

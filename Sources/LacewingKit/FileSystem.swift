@@ -1,7 +1,7 @@
 import Foundation
 
 /// Thin helpers over the real filesystem, with errors a user can act on.
-enum FS {
+public enum FS {
   static func exists(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0
@@ -39,7 +39,7 @@ enum FS {
     }
   }
 
-  static func basename(_ path: String) -> String {
+  public static func basename(_ path: String) -> String {
     path.split(separator: "/").last.map(String.init) ?? path
   }
 

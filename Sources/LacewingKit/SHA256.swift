@@ -1,60 +1,19 @@
-/// SHA-256 (FIPS 180-4). The tools need one digest, to key the stem's cache;
-/// a few dozen lines here cost less than a crypto package in every build.
+import CLibcrypto
+
+/// SHA-256, from OpenSSL's libcrypto: the digest that keys the stem's cache,
+/// computed over every payload on every rebuild, so its speed is part of a
+/// bundle's rebuild time.
 public struct SHA256 {
-  private var h: [UInt32] = [
-    0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
-  ]
-  private var buffer: [UInt8] = []
-  private var length: UInt64 = 0
+  private var context = SHA256_CTX()
 
-  private static let k: [UInt32] = [
-    0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
-    0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
-    0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
-    0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7, 0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
-    0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13, 0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
-    0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3, 0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
-    0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
-    0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
-  ]
-
-  public init() {}
+  public init() {
+    SHA256_Init(&context)
+  }
 
   public mutating func update<Bytes: Collection>(_ data: Bytes) where Bytes.Element == UInt8 {
-    if data.withContiguousStorageIfAvailable({ update(buffer: $0) }) == nil {
-      Array(data).withUnsafeBufferPointer { update(buffer: $0) }
+    if data.withContiguousStorageIfAvailable({ SHA256_Update(&context, $0.baseAddress, $0.count) }) == nil {
+      Array(data).withUnsafeBufferPointer { _ = SHA256_Update(&context, $0.baseAddress, $0.count) }
     }
-  }
-
-  private mutating func update(buffer: UnsafeBufferPointer<UInt8>) {
-    length &+= UInt64(buffer.count)
-    var offset = 0
-    if !buffer.isEmpty && !self.buffer.isEmpty {
-      let take = min(64 - self.buffer.count, buffer.count)
-      self.buffer.append(contentsOf: buffer[0..<take])
-      offset = take
-      if self.buffer.count == 64 {
-        self.buffer.withUnsafeBufferPointer { compress($0) }
-        self.buffer.removeAll(keepingCapacity: true)
-      }
-    }
-    while buffer.count - offset >= 64 {
-      compress(UnsafeBufferPointer(rebasing: buffer[offset..<offset + 64]))
-      offset += 64
-    }
-    self.buffer.append(contentsOf: buffer[offset...])
-  }
-
-  public mutating func finalize() -> [UInt8] {
-    let bits = length &* 8
-    var tail = buffer
-    tail.append(0x80)
-    while tail.count % 64 != 56 { tail.append(0) }
-    for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
-    for start in stride(from: 0, to: tail.count, by: 64) {
-      tail[start..<start + 64].withUnsafeBufferPointer { compress($0) }
-    }
-    return h.flatMap { word in (0..<4).reversed().map { UInt8(truncatingIfNeeded: word >> (UInt32($0) * 8)) } }
   }
 
   public static func hash<Bytes: Collection>(_ data: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
@@ -63,47 +22,11 @@ public struct SHA256 {
     return s.finalize()
   }
 
-  private mutating func compress(_ block: UnsafeBufferPointer<UInt8>) {
-    var w = ContiguousArray<UInt32>(repeating: 0, count: 64)
-    for i in 0..<16 {
-      w[i] = UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8
-        | UInt32(block[i * 4 + 3])
-    }
-    for i in 16..<64 {
-      let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
-      let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
-      w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-    }
-    var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-    for i in 0..<64 {
-      let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
-      let ch = (e & f) ^ (~e & g)
-      let t1 = hh &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
-      let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
-      let maj = (a & b) ^ (a & c) ^ (b & c)
-      let t2 = s0 &+ maj
-      hh = g
-      g = f
-      f = e
-      e = d &+ t1
-      d = c
-      c = b
-      b = a
-      a = t1 &+ t2
-    }
-    h[0] &+= a
-    h[1] &+= b
-    h[2] &+= c
-    h[3] &+= d
-    h[4] &+= e
-    h[5] &+= f
-    h[6] &+= g
-    h[7] &+= hh
+  public mutating func finalize() -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+    SHA256_Final(&out, &context)
+    return out
   }
-}
-
-extension UInt32 {
-  fileprivate func rotr(_ n: UInt32) -> UInt32 { (self >> n) | (self << (32 - n)) }
 }
 
 public func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {

@@ -228,3 +228,22 @@ public func writeExecutable(_ data: Data, to path: String) throws {
   let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
   guard written == data.count else { throw TestSetupError("cannot write \(path)") }
 }
+
+/// An "interpreter" for bundles that test the stem's reader with no Python:
+/// it insists on the option the stem passes CPython before main
+/// (`-X lacewing_root=<test root>`), drops it, and cats the rest.
+public let catInterpreter = """
+  #!/bin/sh
+  if [ "$1" = -X ]; then
+    case "$2" in lacewing_root=/*) shift 2; exec cat "$@" ;; esac
+  fi
+  echo "no -X lacewing_root=DIR before main: $*" >&2
+  exit 99
+
+  """
+
+/// Writes `catInterpreter` to `path`, executable.
+public func writeCatInterpreter(to path: String) throws {
+  try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+  try writeExecutable(Data(catInterpreter.utf8), to: path)
+}

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import LacewingKit
 
+extension Collector.Layer: ExpressibleByArgument {}
+
 @main
 struct CollectArtifacts: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -13,11 +15,17 @@ struct CollectArtifacts: ParsableCommand {
       every file read and every directory listed, so a new stdlib file triggers a rebuild.
       """)
 
-  @Option(help: "The CPython interpreter to bundle, e.g. /usr/bin/python3.11.")
-  var python: String
+  @Option(help: "What to collect: all (one manifest), runtime (the shared runtime layer) or test (a test layer on a runtime layer).")
+  var layer: Collector.Layer = .all
 
-  @Option(help: "The test's zipapp; it lands at test/<name> in the bundle.")
-  var pyz: String?
+  @Option(help: "The CPython interpreter to bundle, e.g. /usr/bin/python3.11 (layers all and runtime).")
+  var python: String?
+
+  @Option(help: "The runtime layer's manifest (layer test).")
+  var runtimeManifest: String?
+
+  @Option(name: .customLong("test-list"), help: "A JSON array of tests (name, pyz, data, env) of a multi-test bundle (GN metadata), for their data.")
+  var testLists: [String] = []
 
   @Option(name: .customLong("extension"), help: "A C extension module (.so) to bundle; repeatable.")
   var extensions: [String] = []
@@ -52,10 +60,21 @@ struct CollectArtifacts: ParsableCommand {
   @Option(help: "Where to write the depfile; its target is --output.")
   var depfile: String?
 
+  func validate() throws {
+    switch layer {
+    case .all, .runtime:
+      guard python != nil else { throw ValidationError("--python is required for --layer \(layer.rawValue)") }
+    case .test:
+      guard runtimeManifest != nil else { throw ValidationError("--runtime-manifest is required for --layer test") }
+    }
+  }
+
   func run() throws {
     let status = Diagnostics.run(tool: Self._commandName) { () throws(LacewingError) in
-      var options = Collector.Options(python: python)
-      options.pyz = pyz
+      var options = Collector.Options(python: python ?? "")
+      options.layer = layer
+      options.runtimeManifest = runtimeManifest
+      options.testLists = testLists
       options.extensions = extensions
       options.extensionLists = extensionLists
       options.data = data

@@ -75,8 +75,13 @@ struct BundleImage {
 struct BundleConfig {
   var interpreter: String = ""
   var arguments: [String] = []
-  var main: String = ""
+  /// nil in a runtime-only bundle.
+  var main: String?
   var env: [String] = []
+  /// A multi-test bundle's tests: name, path of the .pyz.
+  var tests: [(name: String, path: String)] = []
+  /// The runtime layer's digest (hex), when it has a cache entry of its own.
+  var runtime: String?
 
   init(parsing bytes: UnsafeRawBufferPointer) throws(StemFailure) {
     var strings: [String] = []
@@ -99,9 +104,19 @@ struct BundleConfig {
         main = value
       } else if same(key, LW_CONFIG_ENV) {
         env.append(value)
+      } else if same(key, LW_CONFIG_TEST) {
+        guard let eq = value.utf8.firstIndex(of: 0x3D) else { throw .corrupt("config test entry is not NAME=PATH") }
+        tests.append((String(value[..<eq]), String(value[value.utf8.index(after: eq)...])))
+      } else if same(key, LW_CONFIG_RUNTIME) {
+        // It becomes a directory name: hex digits only, never a path.
+        guard value.utf8.count == Int(LW_RUNTIME_DIGEST_HEX),
+          value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+        else { throw .corrupt("config runtime digest is not \(LW_RUNTIME_DIGEST_HEX) hex digits") }
+        runtime = value
       }
       i += 2
     }
-    guard !interpreter.isEmpty, !main.isEmpty else { throw .corrupt("config names no interpreter or main") }
+    guard !interpreter.isEmpty else { throw .corrupt("config names no interpreter") }
+    if let main, main.isEmpty { throw .corrupt("config names an empty main") }
   }
 }

@@ -5,12 +5,20 @@ import StemSupport
 /// creates a symlink, so nothing can be written outside `root`, and a duplicate
 /// name is an error instead of a silent overwrite.
 struct Extractor {
+  /// Which entries to write (lacewing_format.h: the runtime layer is python/).
+  enum Layer {
+    case all, runtime, test
+  }
+
   let zip: ZipReader
   let root: CPath
   /// Refuses archives that would expand past this many bytes (zip bombs).
   let sizeLimit: Int
+  var layer = Layer.all
 
-  func extractAll() throws(StemFailure) {
+  /// Returns how many files it wrote.
+  @discardableResult
+  func extractAll() throws(StemFailure) -> Int {
     // Checked before writing anything: a zip bomb costs no disk.
     guard zip.totalSize <= sizeLimit else {
       throw .corrupt("payload expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
@@ -20,8 +28,17 @@ struct Extractor {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
     defer { buffer.deallocate() }
     var parentMade: [UInt8] = []
+    var written = 0
+    let prefix = Array(LW_RUNTIME_PREFIX.utf8)
+    let pack = Array(LW_RUNTIME_PACK.utf8)
     for entry in zip.entries {
       let name = zip.name(of: entry)
+      let isPack = name.elementsEqual(pack)
+      if layer != .all && (name.starts(with: prefix) || isPack) != (layer == .runtime) { continue }
+      if isPack {
+        written += try unpack(entry)
+        continue
+      }
       try makeParents(of: name, memo: &parentMade)
       let path = root.appending(bytes: name)
       if entry.isDirectory {
@@ -29,8 +46,37 @@ struct Extractor {
         if rc != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", path) }
         continue
       }
+      guard entry.method != UInt16(LW_ZIP_METHOD_XZ) else { throw .corrupt("entry \(quoted(name)) is xz but not the packed runtime") }
       try writeFile(entry, to: path, inflater: inflater, buffer: buffer)
+      written += 1
     }
+    return written
+  }
+
+  /// A packed runtime layer: one xz stream holding a zip of stored entries,
+  /// all under python/, extracted by the same checks as the payload itself.
+  private func unpack(_ entry: ZipEntry) throws(StemFailure) -> Int {
+    guard entry.method == UInt16(LW_ZIP_METHOD_XZ) else { throw .corrupt("the packed runtime is not an xz entry") }
+    guard entry.size <= sizeLimit else {
+      throw .corrupt("the packed runtime expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
+    }
+    let data = try zip.compressedData(of: entry)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(entry.size, 1), alignment: 16)
+    defer { buffer.deallocate() }
+    let out = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<entry.size])
+    guard
+      lw_xz_decode(
+        data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
+        out.baseAddress?.assumingMemoryBound(to: UInt8.self), out.count) == 0
+    else { throw .corrupt("the packed runtime's xz stream is damaged") }
+    let crc = crc32(0, out.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(out.count))
+    guard UInt32(truncatingIfNeeded: crc) == entry.crc else { throw .corrupt("the packed runtime fails its CRC-32 check") }
+    let inner = try ZipReader(unpacked: UnsafeRawBufferPointer(out))
+    let prefix = Array(LW_RUNTIME_PREFIX.utf8)
+    for e in inner.entries where !inner.name(of: e).starts(with: prefix) || e.method == UInt16(LW_ZIP_METHOD_XZ) {
+      throw .corrupt("the packed runtime holds \(quoted(inner.name(of: e))), which is not a plain file under python/")
+    }
+    return try Extractor(zip: inner, root: root, sizeLimit: sizeLimit, layer: .all).extractAll()
   }
 
   private func writeFile(

@@ -5,15 +5,65 @@ struct Launcher {
   let bundle: BundleImage
   let start: UInt64
   let timings = getenvString("LACEWING_TIMINGS") != nil
+  /// The test to run (a path in the test layer); nil in a runtime-only bundle.
+  let main: String?
+  /// The first of the caller's arguments that go to the test.
+  let firstArg: Int
+
+  /// Picks the test: a multi-test bundle runs the test named like the link
+  /// it was started through (BusyBox style), else the one argv[1] names.
+  init(bundle: BundleImage, start: UInt64) throws(StemFailure) {
+    self.bundle = bundle
+    self.start = start
+    let tests = bundle.config.tests
+    guard !tests.isEmpty else {
+      main = bundle.config.main
+      firstArg = 1
+      return
+    }
+    let argc = Int(lw_argc())
+    let argv = lw_argv()
+    var invokedAs = ""
+    if argc > 0, let arg0 = argv?[0] {
+      let full = String(cString: arg0)
+      let base = full.utf8.lastIndex(of: 0x2F).map { full.utf8.index(after: $0) } ?? full.utf8.startIndex
+      invokedAs = String(full[base...])
+    }
+    for test in tests where same(test.name, invokedAs) {
+      main = test.path
+      firstArg = 1
+      return
+    }
+    if argc > 1, let arg1 = argv?[1] {
+      let name = String(cString: arg1)
+      if same(name, "--list") {
+        var out = ""
+        for test in tests { out += test.name + "\n" }
+        writeString(1, out)
+        exit(0)
+      }
+      for test in tests where same(test.name, name) {
+        main = test.path
+        firstArg = 2
+        return
+      }
+    }
+    var names = ""
+    for test in tests { names += " " + test.name }
+    throw StemFailure(
+      exitCode: Int32(LW_EXIT_USAGE),
+      message: "this bundle holds several tests; run `\(invokedAs) TEST [ARGS...]`, or run it through a link named "
+        + "after the test (`\(invokedAs) --list` lists them). Tests:" + names)
+  }
 
   func run() throws(StemFailure) -> Never {
     if let mode = getenvString("LACEWING_EXTRACT"), same(mode, "temp") { try runTemporary() }
     if let cacheRoot = cacheRoot() {
       do throws(StemFailure) {
-        let entry = try cachedEntry(in: cacheRoot)
+        let (runtime, test) = try cachedEntries(in: cacheRoot)
         // exec only returns on failure; a noexec cache mount is the usual
         // cause, and a private temp dir may still work: fall back silently.
-        _ = execInterpreter(root: entry)
+        _ = execInterpreter(runtime: runtime, test: test)
       } catch {
         // A corrupt bundle stays corrupt wherever it is extracted; anything
         // else (read-only or full cache, foreign owner) may work in temp.
@@ -24,9 +74,23 @@ struct Launcher {
   }
 
   /// Cache mode: exec replaces the stem, so signals, job control and the
-  /// exit status are the interpreter's own with nothing in between.
-  private func cachedEntry(in cacheRoot: CPath) throws(StemFailure) -> CPath {
-    let key = "v\(LW_FORMAT_VERSION)-" + withUnsafeBytes(of: bundle.trailer.digest) { hex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
+  /// exit status are the interpreter's own with nothing in between. With a
+  /// runtime digest in the config the runtime layer has an entry of its own,
+  /// which every bundle on that runtime shares: a second test extracts only
+  /// its own files. Returns the runtime's root and the test's.
+  private func cachedEntries(in cacheRoot: CPath) throws(StemFailure) -> (CPath, CPath) {
+    let version = "v\(LW_FORMAT_VERSION)-"
+    let key = version + withUnsafeBytes(of: bundle.trailer.digest) { hex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
+    guard let runtime = bundle.config.runtime else {
+      let entry = try cachedEntry(in: cacheRoot, key: key, layer: .all)
+      return (entry, entry)
+    }
+    let runtimeKey = version + "rt-" + String(runtime[..<runtime.utf8.index(runtime.utf8.startIndex, offsetBy: 32)])
+    let runtimeEntry = try cachedEntry(in: cacheRoot, key: runtimeKey, layer: .runtime)
+    return (runtimeEntry, try cachedEntry(in: cacheRoot, key: key, layer: .test))
+  }
+
+  private func cachedEntry(in cacheRoot: CPath, key: String, layer: Extractor.Layer) throws(StemFailure) -> CPath {
     let entry = cacheRoot.appending(key)
     var st = stat()
     // A warm start is this one stat: an entry only ever appears by rename of
@@ -42,7 +106,7 @@ struct Launcher {
     // Only the cold path pays for this scan; a warm start never gets here.
     removeOrphans(in: cacheRoot, prefix: ".work-")
     var work = cacheRoot.appending(".work-\(getpid())-XXXXXX")
-    try extract(into: &work)
+    try extract(into: &work, layer: layer)
     if work.withCString({ w in entry.withCString { rename(w, $0) } }) != 0 {
       let err = lw_errno()
       _ = work.withCString { lw_remove_tree($0) }
@@ -71,7 +135,7 @@ struct Launcher {
       // If the stem is SIGKILLed the test must not outlive it.
       _ = lw_set_parent_death_signal(SIGKILL)
       if getppid() != parent { _exit(Int32(LW_EXIT_CANNOT_RUN)) }
-      let err = execInterpreter(root: dir)
+      let err = execInterpreter(runtime: dir, test: dir)
       let hint = err == EACCES || err == EPERM ? " (is \(tmp.string) mounted noexec? point TMPDIR or LACEWING_CACHE_DIR elsewhere)" : ""
       printError("cannot execute the bundled interpreter in \(dir.string): \(errnoText(err))" + hint)
       _exit(Int32(LW_EXIT_CANNOT_RUN))
@@ -98,7 +162,7 @@ struct Launcher {
     exit(128 + signal)
   }
 
-  private func extract(into dirTemplate: inout CPath) throws(StemFailure) {
+  private func extract(into dirTemplate: inout CPath, layer: Extractor.Layer = .all) throws(StemFailure) {
     let began = monotonicNanos()
     var bytes = dirTemplate.bytes
     guard bytes.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
@@ -107,18 +171,19 @@ struct Launcher {
     dirTemplate = CPath(cString: bytes)
     let limit = getenvString("LACEWING_MAX_EXTRACT_BYTES").flatMap { Int($0) } ?? (8 << 30)
     let zip: ZipReader
+    let files: Int
     do throws(StemFailure) {
       zip = try bundle.zip()
-      try Extractor(zip: zip, root: dirTemplate, sizeLimit: limit).extractAll()
+      files = try Extractor(zip: zip, root: dirTemplate, sizeLimit: limit, layer: layer).extractAll()
     } catch {
       _ = dirTemplate.withCString { lw_remove_tree($0) }
       throw error
     }
     let elapsed = monotonicNanos() - began
-    report("extracted \(zip.entries.count) entries to \(dirTemplate.string) in \(millis(elapsed)) ms")
+    report("extracted \(files) files to \(dirTemplate.string) in \(millis(elapsed)) ms")
     if let log = getenvString("LACEWING_TIMINGS_FILE") {
       // One line per extraction, appended: the RFC's time-to-extract metric.
-      let line = "extract_ms=\(millis(elapsed)) entries=\(zip.entries.count) bytes=\(zip.totalSize) digest=\(bundle.digestHex)\n"
+      let line = "extract_ms=\(millis(elapsed)) entries=\(files) bytes=\(zip.totalSize) digest=\(bundle.digestHex)\n"
       let fd = CPath(log).withCString { lw_open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
       if fd >= 0 {
         writeString(fd, line)
@@ -163,16 +228,26 @@ struct Launcher {
   }
 
   /// Replaces this process with the interpreter. Returns errno if exec fails.
-  private func execInterpreter(root: CPath) -> Int32 {
-    let interpreter = root.appending(bundle.config.interpreter)
-    let main = root.appending(bundle.config.main)
+  /// `-X lacewing_root` tells the runtime's sitecustomize where the test
+  /// layer is (its ext/ joins sys.path): an interpreter option, not an
+  /// environment variable, so the test's children never see it.
+  private func execInterpreter(runtime: CPath, test: CPath) -> Int32 {
+    let interpreter = runtime.appending(bundle.config.interpreter)
     var argv: [UnsafeMutablePointer<CChar>?] = [interpreter.withCString { strdup($0) }]
     for arg in bundle.config.arguments { argv.append(CPath(arg).withCString { strdup($0) }) }
-    argv.append(main.withCString { strdup($0) })
+    argv.append(strdup("-X"))
+    var rootOption: [CChar] = []
+    for b in "lacewing_root=".utf8 { rootOption.append(CChar(bitPattern: b)) }
+    rootOption.append(contentsOf: test.bytes)  // with its NUL
+    argv.append(rootOption.withUnsafeBufferPointer { strdup($0.baseAddress!) })
+    if let main { argv.append(test.appending(main).withCString { strdup($0) }) }
     let callerArgv = lw_argv()
-    for i in 1..<max(Int(lw_argc()), 1) { argv.append(callerArgv?[i]) }
+    let argc = Int(lw_argc())
+    if firstArg < argc {
+      for i in firstArg..<argc { argv.append(callerArgv?[i]) }
+    }
     argv.append(nil)
-    var envp = environment(root: root)
+    var envp = environment(root: test)
     report("exec after \(millis(monotonicNanos() - start)) ms")
     _ = interpreter.withCString { execve($0, &argv, &envp) }
     return lw_errno()

@@ -8,6 +8,9 @@ import StemSupport
 ///   LACEWING_EXTRACT=temp      extract to a private temp dir, run, delete it
 ///   LACEWING_CACHE_DIR=DIR     cache root (default $XDG_CACHE_HOME/lacewing or ~/.cache/lacewing)
 ///   LACEWING_LIST=1            print the bundle's config and entries, run nothing
+///
+/// A multi-test bundle also reads its first argument (or the name it was run
+/// as) to choose the test; `--list` prints its tests.
 ///   LACEWING_TIMINGS=1         print extraction and start-up timings to stderr
 ///   LACEWING_TIMINGS_FILE=F    append one line per extraction (time, size, digest) to F
 ///   LACEWING_MAX_EXTRACT_BYTES refuse payloads that expand past this (default 8 GiB)
@@ -34,8 +37,10 @@ enum Stem {
     out += "payload \(bundle.payload.count) bytes, \(zip.entries.count) entries\n"
     out += "interpreter " + bundle.config.interpreter + "\n"
     for arg in bundle.config.arguments { out += "arg " + arg + "\n" }
-    out += "main " + bundle.config.main + "\n"
+    if let main = bundle.config.main { out += "main " + main + "\n" }
+    for test in bundle.config.tests { out += "test " + test.name + "=" + test.path + "\n" }
     for e in bundle.config.env { out += "env " + e + "\n" }
+    if let runtime = bundle.config.runtime { out += "runtime " + runtime + "\n" }
     for entry in zip.entries {
       let crc = withUnsafeBytes(of: entry.crc.bigEndian) { hex($0) }
       out += "\(entry.size) \(entry.compressedSize) \(crc) " + String(decoding: zip.name(of: entry), as: UTF8.self) + "\n"

@@ -22,8 +22,8 @@ struct LddAllowlistCheck: ParsableCommand {
   @Option(help: "The payload zip from make-archive.")
   var payload: String
 
-  @Option(help: "The manifest, used to say where a missing library is on the build host.")
-  var manifest: String?
+  @Option(name: .customLong("manifest"), help: "A manifest of the payload's files (one per layer; repeatable), used to say where a missing library is on the build host.")
+  var manifests: [String] = []
 
   @Option(help: "The allowlist file: one library name per line, # comments.")
   var allowlist: String
@@ -46,13 +46,13 @@ struct LddAllowlistCheck: ParsableCommand {
   func run() throws {
     let status = Diagnostics.run(tool: Self._commandName) { () throws(LacewingError) in
       var options = AllowlistCheck.Options(label: label, stem: stem, payload: payload, allowlistFile: allowlist)
-      options.manifest = manifest
+      options.manifests = manifests
       options.hostLibDirs = hostLibDirs
       options.maxGlibc = maxGlibc
       options.maxGlibcxx = maxGlibcxx
       let report = try AllowlistCheck.run(options)
       try OutputFile.write(Data(report.summary.utf8), to: output)
-      let inputs = [stem, payload, allowlist] + (manifest.map { [$0] } ?? [])
+      let inputs = [stem, payload, allowlist] + manifests
       if let depfile { try Depfile(output: output, inputs: inputs).write(to: depfile) }
     }
     if status != 0 { throw ExitCode(status) }

@@ -79,11 +79,7 @@ func fakeZip(body: Int) -> Data {
   }
 
   @Test func validationRefusesEnvThatEscapesTheRoot() {
-    let m = BundleManifest(
-      interpreter: "python/bin/python3.11", compiler: nil,
-      entries: [
-        .init(path: "python/bin/python3.11", kind: .interpreter), .init(path: "test/t.pyz", kind: .pyz),
-      ])
+    let m: Set = ["python/bin/python3.11", "test/t.pyz"]
     #expect(throws: Never.self) { try Fuser.validate(config, against: m) }
     for bad in ["X=/etc", "X=../up", "=x", "NO_EQUALS"] {
       var c = config
@@ -93,6 +89,28 @@ func fakeZip(body: Int) -> Data {
     var missing = config
     missing.main = "test/other.pyz"
     #expect(throws: LacewingError.self) { try Fuser.validate(missing, against: m) }
+  }
+
+  @Test func validationRefusesTestsThatCannotBeChosen() {
+    let m: Set = ["python/bin/python3.11", "test/a.pyz", "test/b.pyz"]
+    var multi = config
+    multi.main = nil
+    multi.tests = [("a", "test/a.pyz"), ("b", "test/b.pyz")]
+    #expect(throws: Never.self) { try Fuser.validate(multi, against: m) }
+    for bad in ["", "x/y", "-a", "a=b"] {
+      var c = multi
+      c.tests[0].name = bad
+      #expect(throws: LacewingError.self, "\(bad)") { try Fuser.validate(c, against: m) }
+    }
+    var twice = multi
+    twice.tests[1].name = "a"
+    #expect(throws: LacewingError.self) { try Fuser.validate(twice, against: m) }
+    var both = multi
+    both.main = "test/a.pyz"
+    #expect(throws: LacewingError.self) { try Fuser.validate(both, against: m) }
+    var clash = multi
+    clash.env = ["X=a", "X=b"]
+    #expect(throws: LacewingError.self) { try Fuser.validate(clash, against: m) }
   }
 }
 

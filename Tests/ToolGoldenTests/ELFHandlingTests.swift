@@ -16,8 +16,8 @@ import Testing
 
   func archive(_ dir: String, _ so: String, extraArgs: [String] = []) throws -> Data {
     let m = BundleManifest(
-      interpreter: "python/ext/x.so", compiler: nil,
-      entries: [.init(path: "python/ext/x.so", kind: .extension, source: so, mode: 0o755, runpath: "$ORIGIN/../lib")])
+      interpreter: "ext/x.so", compiler: nil,
+      entries: [.init(path: "ext/x.so", kind: .extension, source: so, mode: 0o755, runpath: "$ORIGIN/../lib")])
     try m.encoded().write(to: URL(fileURLWithPath: dir + "/m.json"))
     let r = try run(
       try Repo.tool("make-archive"),
@@ -63,7 +63,7 @@ import Testing
     #expect(readText(dir + "/stamp.txt").contains("highest symbol version: GLIBCXX_3.4"), "\(readText(dir + "/stamp.txt"))")
     let floored = try check(["--max-glibcxx", "3.4.0"])
     #expect(floored.status == 1)
-    #expect(floored.stderr.contains("python/ext/x.so needs GLIBCXX_3.4"), "\(floored.stderr)")
+    #expect(floored.stderr.contains("ext/x.so needs GLIBCXX_3.4"), "\(floored.stderr)")
     #expect(floored.stderr.contains("above the floor GLIBCXX_3.4.0"))
   }
 

@@ -133,7 +133,7 @@ import Testing
     let dir = try makeTemporaryDirectory("hostile")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try FileManager.default.createDirectory(atPath: dir + "/tree/bin", withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: "/bin/cat", toPath: dir + "/tree/bin/cat")
+    try writeCatInterpreter(to: dir + "/tree/bin/cat")
     try writeText("hello\n", to: dir + "/tree/data/hello.txt")
     _ = try run("zip", ["-q", "-r", "-9", dir + "/p.zip", "."], directory: dir + "/tree")
     try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
@@ -152,6 +152,7 @@ import Testing
     try FileManager.default.createDirectory(atPath: dir + "/small", withIntermediateDirectories: true)
     try writeText("hello\n", to: dir + "/small/data/hello.txt")
     try writeText(String(repeating: "more text ", count: 50), to: dir + "/small/data/more.txt")
+    try writeCatInterpreter(to: dir + "/small/bin/cat")
     _ = try run("zip", ["-q", "-r", dir + "/small.zip", "."], directory: dir + "/small")
     try Self.fuse(dir + "/small.zip", to: dir + "/small-bundle", in: dir)
     let small = try readFile(dir + "/small-bundle")

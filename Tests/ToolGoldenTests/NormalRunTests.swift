@@ -30,53 +30,80 @@ import Testing
 
     try tool(
       "collect-artifacts",
-      ["--python", "/usr/bin/python3.11", "--pyz", "t.pyz", "--extension-list", "extensions.json", "--data",
-       "src/data.txt=data/data.txt", "--lib-dir", "/lib/x86_64-linux-gnu", "--allowlist",
-       Repo.root + "/gn_templates/default_allowlist.txt", "--output", "m.json", "--exclusion-report", "excluded.txt",
-       "--depfile", "m.json.d"])
+      ["--layer", "runtime", "--python", "/usr/bin/python3.11", "--lib-dir", "/lib/x86_64-linux-gnu", "--allowlist",
+       Repo.root + "/gn_templates/default_allowlist.txt", "--output", "rt.json", "--exclusion-report", "excluded.txt",
+       "--depfile", "rt.json.d"])
     #expect(readText(dir + "/excluded.txt").contains("lib-dynload/nis.cpython-311-x86_64-linux-gnu.so\tmodule exclusion 'nis'"))
     #expect(readText(dir + "/excluded.txt").contains("python/lib/python3.11/ensurepip\tstdlib exclusion 'ensurepip'"))
-    #expect(depfileTarget("m.json.d") == "m.json")
-    let depfile = readText(dir + "/m.json.d")
+    #expect(depfileTarget("rt.json.d") == "rt.json")
+    let depfile = readText(dir + "/rt.json.d")
     #expect(depfile.contains("/usr/lib/python3.11 ") || depfile.contains("/usr/lib/python3.11\n"), "scanned dirs are inputs")
+    let runtime = try BundleManifest.read(dir + "/rt.json")
+    let runtimePaths = Set(runtime.entries.map(\.path))
+    #expect(runtimePaths.isSuperset(of: ["python/bin/python3.11", "python/bin/python3.11._pth",
+                                         "python/lib/python3.11/os.py", "python/lib/libexpat.so.1"]))
+    #expect(runtime.entries.allSatisfy { $0.path.hasPrefix("python/") })
+    #expect(runtime.excluded.contains { $0.path.hasSuffix("lib-dynload/nis.cpython-311-x86_64-linux-gnu.so") })
+    #expect(!runtimePaths.contains { $0.contains("/idlelib/") || $0.contains("/__pycache__/") })
+
+    try tool(
+      "collect-artifacts",
+      ["--layer", "test", "--runtime-manifest", "rt.json", "--extension-list", "extensions.json", "--data",
+       "src/data.txt=data/data.txt", "--lib-dir", "/lib/x86_64-linux-gnu", "--output", "m.json", "--depfile", "m.json.d"])
     let manifest = try BundleManifest.read(dir + "/m.json")
-    let paths = Set(manifest.entries.map(\.path))
-    #expect(paths.isSuperset(of: ["python/bin/python3.11", "python/bin/python3.11._pth", "test/t.pyz", "data/data.txt",
-                                  "python/lib/python3.11/os.py", "python/lib/libexpat.so.1"]))
-    #expect(manifest.excluded.contains { $0.path.hasSuffix("lib-dynload/nis.cpython-311-x86_64-linux-gnu.so") })
-    #expect(!paths.contains { $0.contains("/idlelib/") || $0.contains("/__pycache__/") })
+    #expect(manifest.entries.map(\.path) == ["data/data.txt"])
+    #expect(manifest.interpreter == "python/bin/python3.11")
+    #expect(readText(dir + "/m.json.d").contains("rt.json"))
 
     // Stored and without bytecode, to keep the test quick; the E2E build
-    // covers the default.
+    // covers the default (bytecode only, packed).
     try tool(
       "make-archive",
-      ["payload", "--manifest", "m.json", "--compression-level", "0", "--no-bytecode", "--output", "p.zip", "--depfile",
-       "p.zip.d"])
+      ["payload", "--manifest", "rt.json", "--compression-level", "0", "--no-bytecode", "--output", "rt.zip",
+       "--depfile", "rt.zip.d"])
+    try tool(
+      "make-archive",
+      ["payload", "--manifest", "m.json", "--runtime", "rt.zip", "--output", "p.zip", "--depfile", "p.zip.d"])
     #expect(depfileTarget("p.zip.d") == "p.zip")
+    #expect(readText(dir + "/p.zip.d").contains("rt.zip"))
     #expect(!FileManager.default.fileExists(atPath: dir + "/p.zip.work"), "make-archive left its work dir")
+    let merged = try ZipContents.read(dir + "/p.zip").map(\.name)
+    #expect(merged.contains("python/bin/python3.11") && merged.contains("data/data.txt"))
+    #expect(merged == merged.sorted(), "entries stay sorted")
 
     try tool(
       "ldd-allowlist-check",
       ["--label", "//t:t", "--stem", try Repo.tool("lacewing-stem"), "--payload", "p.zip", "--manifest", "m.json",
-       "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt", "--output", "check.txt", "--depfile",
-       "check.txt.d"])
+       "--manifest", "rt.json", "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt", "--output",
+       "check.txt", "--depfile", "check.txt.d"])
     #expect(depfileTarget("check.txt.d") == "check.txt")
     #expect(readText(dir + "/check.txt").hasPrefix("checked "))
 
+    let fuse = [
+      "--stem", try Repo.tool("lacewing-stem"), "--payload", "p.zip", "--manifest", "m.json", "--pyz", "t.pyz",
+      "--main", "test/t.pyz", "--shared-runtime", "--env", "DATA=data",
+    ]
     try tool(
       "fuse-stub",
-      ["--stem", try Repo.tool("lacewing-stem"), "--payload", "p.zip", "--manifest", "m.json", "--main", "test/t.pyz",
-       "--env", "DATA=data", "--after", "check.txt", "--output", "bundle", "--depfile", "bundle.d"])
+      fuse + ["--after", "check.txt", "--output", "bundle", "--size-report", "size.json", "--size-table", "size.txt",
+              "--depfile", "bundle.d"])
     #expect(depfileTarget("bundle.d") == "bundle")
+    #expect(readText(dir + "/bundle.d").contains("t.pyz"))
     let r = try run(dir + "/bundle", ["7"], environment: environment(["LACEWING_CACHE_DIR": dir + "/cache"]))
     #expect(r.status == 7, "\(r.stderr)")
+    // The runtime and the test each get a cache entry.
+    let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").sorted()
+    #expect(entries.count == 2 && entries[1].hasPrefix("v2-rt-"), "\(entries)")
+    let report = readText(dir + "/size.txt")
+    #expect(report.hasPrefix("bundle: \(try readFile(dir + "/bundle").count) bytes"), "\(report)")
+    for category in ["stem", "interpreter", "stdlib", "lib-dynload", "shared libraries", "test code", "data"] {
+      #expect(report.contains("\n" + category + " "), "\(category) missing from\n\(report)")
+    }
+    #expect(readText(dir + "/size.json").contains("\"total_bytes\""))
 
     // Running a tool again on the same inputs leaves its output untouched.
     try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1)], ofItemAtPath: dir + "/bundle")
-    try tool(
-      "fuse-stub",
-      ["--stem", try Repo.tool("lacewing-stem"), "--payload", "p.zip", "--manifest", "m.json", "--main", "test/t.pyz",
-       "--env", "DATA=data", "--output", "bundle"])
+    try tool("fuse-stub", fuse + ["--output", "bundle"])
     let mtime = try FileManager.default.attributesOfItem(atPath: dir + "/bundle")[.modificationDate] as? Date
     #expect(mtime == Date(timeIntervalSince1970: 1))
   }

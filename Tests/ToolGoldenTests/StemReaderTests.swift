@@ -10,7 +10,7 @@ import Testing
   /// The tree every zip is made from.
   static func makeTree(_ dir: String) throws {
     try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: "/bin/cat", toPath: dir + "/bin/cat")
+    try writeCatInterpreter(to: dir + "/bin/cat")
     try writeText("hello from the payload\n", to: dir + "/data/hello.txt")
     try writeText(String(repeating: "deflate me ", count: 5000), to: dir + "/data/nested/deep/big.txt")
     try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
@@ -43,7 +43,7 @@ import Testing
     // cat prints main (hello.txt), then the extra argument passed verbatim.
     #expect(first.stdout == "hello from the payload\n" + readText(tree + "/data/nested/deep/big.txt"))
     let entries = try FileManager.default.contentsOfDirectory(atPath: cache)
-    #expect(entries.count == 1 && entries[0].hasPrefix("v1-"), "\(entries)")
+    #expect(entries.count == 1 && entries[0].hasPrefix("v2-"), "\(entries)")
     let root = cache + "/" + entries[0]
     for file in ["bin/cat", "data/hello.txt", "data/nested/deep/big.txt"] {
       #expect(FileManager.default.contents(atPath: root + "/" + file) == FileManager.default.contents(atPath: tree + "/" + file))

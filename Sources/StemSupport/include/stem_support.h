@@ -45,6 +45,11 @@ void lw_forward_signals_to(pid_t child);
 int lw_remove_tree(const char *path);
 
 // Raw-deflate inflater over memory; keeps z_stream's layout out of Swift.
+// Decodes one whole .xz stream (a packed runtime layer) into `out`, which
+// must be exactly the declared size. Returns 0, or -1 when the stream is
+// damaged, needs more memory than 256 MiB, or does not fill `out` exactly.
+int lw_xz_decode(const uint8_t *in, size_t in_size, uint8_t *out, size_t out_size);
+
 typedef struct lw_inflater lw_inflater;
 lw_inflater *lw_inflater_new(void);
 void lw_inflater_free(lw_inflater *inflater);

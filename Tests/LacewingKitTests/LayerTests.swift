@@ -1,0 +1,112 @@
+import Foundation
+import LacewingKit
+import LacewingTestSupport
+import Testing
+
+/// The runtime/test layer split: merging zips as stored, the runtime key,
+/// the packed layer and the size report. Zips are written by Info-ZIP and
+/// read back by Info-ZIP and libzip, so a merge that is not a valid zip fails.
+@Suite struct ZipMergeTests {
+  /// A zip of `files` written by Info-ZIP, deflated.
+  static func infoZip(_ files: [String: String], in dir: String, name: String) throws -> Data {
+    let tree = dir + "/" + name + ".tree"
+    for (path, text) in files { try writeText(text, to: tree + "/" + path) }
+    let zip = dir + "/" + name + ".zip"
+    let r = try run("zip", ["-q", "-r", "-9", "-D", "-X", zip] + files.keys.sorted(), directory: tree)
+    guard r.status == 0 else { throw TestSetupError("zip failed: \(r.stderr)") }
+    return try readFile(zip)
+  }
+
+  @Test func mergedZipsAreValidSortedAndUnchanged() throws {
+    let dir = try makeTemporaryDirectory("merge")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let runtime = try Self.infoZip(["python/b.txt": String(repeating: "runtime ", count: 300), "python/a.txt": "a"], in: dir, name: "rt")
+    let own = try Self.infoZip(["ext/x.so": "ext", "data/d.json": "{}"], in: dir, name: "own")
+    let pyz = Data("PK not really a zip, stored as it is".utf8)
+    let merged = try ZipMerge.merge([("rt", runtime), ("own", own)], adding: [.init(path: "test/t.pyz", data: pyz)])
+    try merged.write(to: URL(fileURLWithPath: dir + "/merged.zip"))
+
+    let check = try run("unzip", ["-t", dir + "/merged.zip"])
+    #expect(check.status == 0, "\(check.output)")
+    let entries = try ZipContents.read(dir + "/merged.zip")
+    #expect(entries.map(\.name) == ["data/d.json", "ext/x.so", "python/a.txt", "python/b.txt", "test/t.pyz"])
+    #expect(entries.first { $0.name == "test/t.pyz" }?.data == pyz)
+    #expect(entries.first { $0.name == "python/b.txt" }?.data == Data(String(repeating: "runtime ", count: 300).utf8))
+
+    // Stored bytes travel unchanged: the runtime key is the same whatever
+    // joins the runtime layer.
+    let other = try ZipMerge.merge([("rt", runtime)], adding: [.init(path: "test/u.pyz", data: Data("u".utf8))])
+    let key = try Fuser.runtimeDigest(merged)
+    let otherKey = try Fuser.runtimeDigest(other)
+    #expect(key != nil && key == otherKey)
+    #expect(key?.count == 64)
+    #expect(try Fuser.runtimeDigest(own) == nil)
+  }
+
+  @Test func aNameInTwoLayersIsRefusedNamingBoth() throws {
+    let dir = try makeTemporaryDirectory("merge-dup")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let a = try Self.infoZip(["data/x": "1"], in: dir, name: "a")
+    let b = try Self.infoZip(["data/x": "2"], in: dir, name: "b")
+    #expect {
+      try ZipMerge.merge([("first.zip", a), ("second.zip", b)])
+    } throws: { error in
+      "\(error)".contains("data/x is in both first.zip and second.zip")
+    }
+  }
+
+  @Test func aPackedLayerRoundTripsThroughXZ() throws {
+    let text = Data(String(repeating: "python/lib/python3.11/os.pyc ", count: 2000).utf8)
+    let packed = try ZipMerge.StoredFile(path: "python.pack", xz: text, preset: 1)
+    let zip = try ZipMerge.merge([], adding: [packed])
+    let entry = try #require(try ZipIndex.entries(zip).first)
+    #expect(entry.name == "python.pack" && entry.size == text.count && entry.compressedSize < text.count / 10)
+    let start = zip.startIndex + entry.dataEnd - entry.compressedSize
+    #expect(try XZ.decompress(zip[start..<(zip.startIndex + entry.dataEnd)], size: text.count) == text)
+    #expect(throws: LacewingError.self) { try XZ.decompress(Data("not xz".utf8), size: 3) }
+  }
+}
+
+@Suite struct SizeReportTests {
+  @Test(arguments: [
+    ("python/bin/python3.11", "interpreter"),
+    ("python/lib/python3.11/os.pyc", "stdlib"),
+    ("python/lib/python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", "lib-dynload"),
+    ("python/lib/libssl.so.3", "shared libraries"),
+    ("lib/libfuchsia_controller_internal.so", "shared libraries"),
+    ("ext/fidl_codec.so", "extensions"),
+    ("test/rtc_test.pyz", "test code"),
+    ("fidl_ir/fuchsia.io.fidl.json", "data"),
+    ("python.pack", "runtime pack (xz)"),
+  ])
+  func categories(path: String, category: String) {
+    #expect(SizeReport.category(of: path) == category)
+  }
+
+  @Test func theCategoriesAddUpToTheBundle() throws {
+    let pyz = Data(repeating: 7, count: 5000)
+    let zip = try ZipMerge.merge(
+      [], adding: [.init(path: "test/t.pyz", data: pyz), .init(path: "python/bin/python3.11", data: Data(count: 100))])
+    let report = try SizeReport(bundle: "b", stemBytes: 1000, payload: zip, totalBytes: 1000 + zip.count + 200)
+    #expect(report.categories.reduce(0) { $0 + $1.bytes } == report.totalBytes)
+    #expect(report.categories.first { $0.name == "test code" }?.bytes == 5000)
+    #expect(report.largest.first?.path == "test/t.pyz")
+    #expect(report.table.contains("test code"))
+    #expect(String(decoding: report.json, as: UTF8.self).contains("\"uncompressed_bytes\""))
+  }
+}
+
+@Suite struct CollectorLayerTests {
+  @Test func aRuntimeLayerRefusesTestInputs() {
+    var options = Collector.Options(python: "/usr/bin/python3.11")
+    options.layer = .runtime
+    options.data = ["x=data/x"]
+    #expect(throws: LacewingError.self) { try Collector.collect(options) }
+  }
+
+  @Test func aTestLayerNeedsTheRuntimeManifest() {
+    var options = Collector.Options(python: "")
+    options.layer = .test
+    #expect(throws: LacewingError.self) { try Collector.collect(options) }
+  }
+}
