@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""Start-up and size benchmark: bundles against `python3 test.pyz`, side by side.
+"""Start-up, size and build-time benchmark: bundles against `python3 test.pyz`
+and against PyInstaller onefile of the same test, side by side.
 
-    bench/run.sh [--iterations N] [--pyinstaller] [--out-dir out/bench]
+    bench/run.sh [--iterations N] [--pyinstaller] [--assert-sizes] [--out-dir out/bench]
 
 Runs are paired: each iteration runs every variant once, in turn, so drift
 on the machine hits them alike; a ratio is the median of per-iteration
-ratios. Nothing here asserts a timing: it prints a table.
+ratios. Nothing here asserts a timing. With --assert-sizes (and
+--pyinstaller) it fails when the sizes miss their targets: the rtc_test
+bundle at most 0.9x PyInstaller's, and ten tests shipped as one runtime
+bundle plus ten .pyz at most 0.15x ten PyInstaller bundles. Sizes are
+deterministic; timings are not.
 """
 import argparse
 import json
@@ -22,30 +27,53 @@ PYTHON = "/usr/bin/python3.11"
 
 def timed(cmd, env, cwd=None):
     start = time.perf_counter()
-    r = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        r = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"bench: {' '.join(cmd)} ran past 120 s")
     elapsed = time.perf_counter() - start
     if r.returncode != 0:
         sys.exit(f"bench: {' '.join(cmd)} exited {r.returncode}")
     return elapsed
 
 
-def build_pyinstaller(out, work):
-    """PyInstaller onefile of the probe test, from PyPI into a private venv."""
+def pyinstaller_venv(work):
+    """PyInstaller from PyPI in a private venv, or None when PyPI cannot be
+    reached (said loudly, never silently)."""
     venv = os.path.join(work, "venv")
     subprocess.run([PYTHON, "-m", "venv", venv], check=True)
-    pip = os.path.join(venv, "bin", "pip")
-    subprocess.run([pip, "install", "-q", "pyinstaller"], check=True)
-    # The probe, plus what rtc_test imports, so sizes compare like for like.
-    hidden = ["unittest", "argparse", "json", "logging", "subprocess", "asyncio", "ssl", "sqlite3", "ctypes"]
-    args = [os.path.join(venv, "bin", "pyinstaller"), "--onefile", "--log-level", "ERROR",
-            "--distpath", os.path.join(work, "dist"), "--workpath", os.path.join(work, "build"),
-            "--specpath", work, "--name", "stem_probe_pyinstaller"]
-    for h in hidden:
-        args += ["--hidden-import", h]
+    if subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "pyinstaller"]).returncode != 0:
+        print("bench: PyPI is unreachable: NO PyInstaller comparison in this run", file=sys.stderr)
+        return None
+    return os.path.join(venv, "bin", "pyinstaller")
+
+
+def build_pyinstaller(pyinstaller, out, work, test):
+    """PyInstaller onefile of `test`, from the same sources its .pyz holds.
+
+    Returns (executable, seconds to build, seconds to rebuild after editing
+    the main source)."""
+    src = os.path.join(work, test + "_src")
+    subprocess.run(["unzip", "-q", "-o", os.path.join(out, test + ".pyz"), "-d", src], check=True)
+    for root, _, files in os.walk(src):
+        for f in files:
+            if f.endswith(".pyc") or f == "__main__.py":
+                os.remove(os.path.join(root, f))
+    main = os.path.join(src, test + ".py")
+    # C extensions (fidl_codec and its library) come from the build dir,
+    # found the way PyInstaller finds any extension: on its search path.
+    args = [pyinstaller, "--onefile", "--noconfirm", "--log-level", "ERROR",
+            "--distpath", os.path.join(work, "dist"), "--workpath", os.path.join(work, "build", test),
+            "--specpath", work, "--paths", out, "--name", test + "_pyinstaller", main]
     start = time.perf_counter()
-    subprocess.run(args + ["testdata/stem_probe/stem_probe.py"], check=True)
+    subprocess.run(args, check=True)
     build_s = time.perf_counter() - start
-    return os.path.join(work, "dist", "stem_probe_pyinstaller"), build_s
+    with open(main, "a") as f:
+        f.write("\n# bench edit\n")
+    start = time.perf_counter()
+    subprocess.run(args, check=True)
+    rebuild_s = time.perf_counter() - start
+    return os.path.join(work, "dist", test + "_pyinstaller"), build_s, rebuild_s
 
 
 def main():
@@ -53,6 +81,7 @@ def main():
     ap.add_argument("--iterations", type=int, default=21)
     ap.add_argument("--out-dir", default="out/bench")
     ap.add_argument("--pyinstaller", action="store_true", help="also build and time PyInstaller onefile (PyPI)")
+    ap.add_argument("--assert-sizes", action="store_true", help="fail when a size misses its target (needs --pyinstaller)")
     opts = ap.parse_args()
     out = opts.out_dir
     work = tempfile.mkdtemp(prefix="lacewing-bench-")
@@ -81,6 +110,15 @@ def main():
             f.write(original)
         subprocess.run(["ninja", "-C", out], check=True, stdout=subprocess.DEVNULL)
 
+    def clear_all():
+        shutil.rmtree(cache, ignore_errors=True)
+
+    def clear_tests():
+        # A new test on a machine that already ran another on this runtime.
+        for entry in os.listdir(cache) if os.path.isdir(cache) else []:
+            if not entry.startswith("v2-rt-"):
+                shutil.rmtree(os.path.join(cache, entry), ignore_errors=True)
+
     variants = {}
     for test in ["rtc_test", "stem_probe"]:
         bundle = os.path.join(out, test)
@@ -89,13 +127,20 @@ def main():
         variants[test] = {
             "pyz": ([PYTHON, pyz], pyz_env, None),
             "warm": ([bundle], dict(base, LACEWING_CACHE_DIR=cache), None),
-            "cold": ([bundle], dict(base, LACEWING_CACHE_DIR=cache), cache),
+            "cold, runtime already cached": ([bundle], dict(base, LACEWING_CACHE_DIR=cache), clear_tests),
+            "cold": ([bundle], dict(base, LACEWING_CACHE_DIR=cache), clear_all),
             "temp": ([bundle], dict(base, LACEWING_EXTRACT="temp"), None),
         }
-    pyinstaller_build = None
-    if opts.pyinstaller:
-        exe, pyinstaller_build = build_pyinstaller(out, work)
-        variants["stem_probe"]["pyinstaller"] = ([exe], dict(base), None)
+    tool = pyinstaller_venv(work) if opts.pyinstaller else None
+    pyinstaller = build_pyinstaller(tool, out, work, "rtc_test") if tool else None
+    if tool:
+        # rtc_test itself cannot run under PyInstaller: its fake device is a
+        # child started as `sys.executable -c ...`, and a frozen app's
+        # sys.executable is the app, which runs the test again, forever. So
+        # PyInstaller's start-up is timed on the probe, rtc_test's size and
+        # build times on rtc_test.
+        probe = build_pyinstaller(tool, out, work, "stem_probe")
+        variants["stem_probe"]["PyInstaller onefile"] = ([probe[0]], dict(base), None)
 
     rows = []
     for test, vs in variants.items():
@@ -105,35 +150,57 @@ def main():
         for _ in range(opts.iterations):
             for name, (cmd, env, clear) in vs.items():
                 if clear:
-                    shutil.rmtree(clear, ignore_errors=True)
+                    clear()
                 times[name].append(timed(cmd, env))
         for name, samples in times.items():
             ratios = [s / p for s, p in zip(samples, times["pyz"])]
             rows.append((test, name, statistics.median(samples) * 1000, statistics.median(ratios)))
 
+    size = lambda name: os.path.getsize(os.path.join(out, name))
     sizes = {
-        "rtc_test bundle": os.path.getsize(os.path.join(out, "rtc_test")),
-        "rtc_test.pyz": os.path.getsize(os.path.join(out, "rtc_test.pyz")),
+        "rtc_test bundle": size("rtc_test"),
+        "rtc_test.pyz": size("rtc_test.pyz"),
+        "e2e_suite (rtc_test + stem_probe, one runtime)": size("e2e_suite"),
+        "lacewing_python (runtime-only bundle)": size("lacewing_python"),
         "stem": os.path.getsize(os.path.join(os.environ.get("LACEWING_TOOLS_DIR", ".build/release"), "lacewing-stem")),
     }
-    if opts.pyinstaller:
-        sizes["PyInstaller onefile (probe + rtc_test's imports)"] = os.path.getsize(variants["stem_probe"]["pyinstaller"][0][0])
+    # Ten tests shipped as one runtime bundle and ten .pyz (rtc_test's ten times).
+    ten_ours = size("lacewing_python") + 10 * size("rtc_test.pyz")
+    sizes["10 tests: runtime bundle + 10 pyz"] = ten_ours
+    ratios = {}
+    if pyinstaller:
+        pi = os.path.getsize(pyinstaller[0])
+        sizes["PyInstaller onefile rtc_test"] = pi
+        sizes["10 tests: 10 PyInstaller onefiles"] = 10 * pi
+        ratios = {"rtc_test bundle / PyInstaller": (size("rtc_test") / pi, 0.9),
+                  "10 tests / 10 PyInstaller": (ten_ours / (10 * pi), 0.15)}
 
     print(f"\nlacewing bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {opts.iterations} paired iterations")
     print(f"\n| test | variant | median ms | ratio to python3 pyz |\n|---|---|---|---|")
     for test, name, ms, ratio in rows:
         print(f"| {test} | {name} | {ms:.1f} | {ratio:.2f}x |")
     print("\n| file | bytes |\n|---|---|")
-    for name, size in sizes.items():
-        print(f"| {name} | {size:,} |")
+    for name, n in sizes.items():
+        print(f"| {name} | {n:,} |")
+    if ratios:
+        print("\n| size ratio | measured | target |\n|---|---|---|")
+        for name, (ratio, target) in ratios.items():
+            print(f"| {name} | {ratio:.3f} | <= {target} |")
     print("\n| build | seconds |\n|---|---|")
     print(f"| clean (tools prebuilt) | {clean_build:.1f} |")
     print(f"| after editing rtc_test.py | {edit_build:.1f} |")
     print(f"| no-op | {noop_build:.2f} |")
-    if pyinstaller_build is not None:
-        print(f"| PyInstaller onefile, probe | {pyinstaller_build:.1f} |")
+    if pyinstaller:
+        print(f"| PyInstaller onefile rtc_test, clean (PyInstaller installed) | {pyinstaller[1]:.1f} |")
+        print(f"| PyInstaller onefile rtc_test, after editing rtc_test.py | {pyinstaller[2]:.1f} |")
     shutil.rmtree(work, ignore_errors=True)
-    json.dump({"rows": rows, "sizes": sizes}, open(os.path.join(out, "bench.json"), "w"), indent=2)
+    json.dump({"rows": rows, "sizes": sizes, "ratios": ratios}, open(os.path.join(out, "bench.json"), "w"), indent=2)
+    if opts.assert_sizes:
+        if not pyinstaller:
+            sys.exit("bench: --assert-sizes needs the PyInstaller comparison, which did not run")
+        missed = [f"{name} is {ratio:.3f}, above {target}" for name, (ratio, target) in ratios.items() if ratio > target]
+        if missed:
+            sys.exit("bench: size targets missed: " + "; ".join(missed))
 
 
 if __name__ == "__main__":

@@ -62,9 +62,9 @@ struct ZipReader {
         unixMode: (madeBy >> 8) == 3 ? external >> 16 : 0, localHeaderOffset: Int(u32(p + 42)))
       let name = self.name(of: entry)
       guard flags & 1 == 0 else { throw .corrupt("entry \(quoted(name)) is encrypted") }
-      guard method == 0 || method == 8 || method == UInt16(LW_ZIP_METHOD_XZ) else {
-        throw .corrupt("entry \(quoted(name)) uses compression method \(method)")
-      }
+      // xz only for the packed runtime: checked here, before anything is written.
+      guard method == 0 || method == 8 || (method == UInt16(LW_ZIP_METHOD_XZ) && name.elementsEqual(LW_RUNTIME_PACK.utf8))
+      else { throw .corrupt("entry \(quoted(name)) uses compression method \(method)") }
       guard entry.compressedSize != 0xFFFF_FFFF, entry.size != 0xFFFF_FFFF, entry.localHeaderOffset != 0xFFFF_FFFF else {
         throw .corrupt("zip64 entries are not supported")
       }

@@ -142,7 +142,8 @@ extension E2E {
         let depfile = action.value("--depfile")
         // Everything the action is told to write: its outputs and depfile.
         let writable = Set(
-          ["--output", "--depfile", "--exclusion-report"].compactMap(action.value).map {
+          ["--output", "--depfile", "--exclusion-report", "--pack-index", "--size-report", "--size-table"]
+            .compactMap(action.value).map {
             ((buildDir + "/" + $0) as NSString).standardizingPath
           })
         var declared = try Self.declaredInputs(output, buildDir: buildDir)

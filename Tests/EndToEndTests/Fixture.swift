@@ -53,6 +53,14 @@ final class E2EBuild: Sendable {
 
   var bundle: String { out + "/rtc_test" }
 
+  /// The runtime layer every bundle of the build is on.
+  static let runtime = "//gn_templates:runtime"
+  /// Every bundle `ninja` builds by default.
+  static let bundles = [
+    "//testdata/rtc_test:rtc_test", "//testdata/stem_probe:stem_probe", "//testdata/suite:e2e_suite",
+    "//testdata/suite:lacewing_python",
+  ]
+
   func ninja(_ targets: [String] = []) throws -> ProcessResult {
     try run("ninja", ["-C", out] + targets)
   }

@@ -83,6 +83,58 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: "/tmp/lacewing-abs-evil.txt"))
   }
 
+  /// A packed runtime layer is one xz stream holding a zip; its inner zip
+  /// gets every check the payload gets, and may hold only files under python/.
+  @Test(arguments: ["outside", "traversal", "nested xz", "damaged stream", "wrong crc", "xz elsewhere"])
+  func hostilePacksAreRefused(kind: String) throws {
+    let dir = try makeTemporaryDirectory("hostile-pack")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let cat = (name: "python/bin/cat", data: "", mode: 0o100755)
+    var inner: [(name: String, data: String, mode: Int)] = [cat]
+    switch kind {
+    case "outside": inner.append(("evil.txt", "evil\n", 0o100644))
+    case "traversal": inner.append(("python/../../evil.txt", "evil\n", 0o100644))
+    default: break
+    }
+    try Self.writeZip(dir + "/inner.zip", inner)
+    var innerData = try readFile(dir + "/inner.zip")
+    if kind == "nested xz" {
+      innerData = try ZipMerge.merge(
+        [("inner", innerData)], adding: [try .init(path: "python/again.pack", xz: Data("x".utf8), preset: 0)])
+    }
+    var files = [try ZipMerge.StoredFile(path: "python.pack", xz: innerData, preset: 1)]
+    if kind == "xz elsewhere" { files.append(try .init(path: "data/x", xz: Data("x".utf8), preset: 0)) }
+    var payload = try ZipMerge.merge([], adding: files)
+    let entry = try #require(try ZipIndex.entries(payload).first { $0.name == "python.pack" })
+    if kind == "damaged stream" {
+      let at = payload.startIndex + entry.dataEnd - entry.compressedSize / 2
+      payload[at] ^= 0xFF
+    }
+    if kind == "wrong crc" {
+      // The CRC-32 in the local header and in the directory record.
+      let record = try #require(Self.find(Data("python.pack".utf8), in: payload, after: entry.dataEnd)) - 46
+      for at in [payload.startIndex + entry.localOffset + 14, record + 16] { payload[at] ^= 0x01 }
+    }
+    try payload.write(to: URL(fileURLWithPath: dir + "/p.zip"))
+    try writeText(#"[{"path": "python/bin/cat", "size": 0}]"#, to: dir + "/index.json")
+    try BundleManifest(interpreter: "python/bin/cat", compiler: nil, entries: []).encoded()
+      .write(to: URL(fileURLWithPath: dir + "/m.json"))
+    let fused = try run(
+      try Repo.tool("fuse-stub"),
+      ["--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--manifest", dir + "/m.json",
+       "--runtime-index", dir + "/index.json", "--shared-runtime", "--output", dir + "/bundle"])
+    #expect(fused.status == 0, "\(fused.stderr)")
+    let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
+    #expect(r.status == 125, "\(kind): \(r.status) \(r.stderr)")
+    #expect(r.stderr.hasPrefix("lacewing: corrupt bundle: ") && r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
+    #expect(left == ["cache", "tmp"], "\(kind) left \(left)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/evil.txt"))
+  }
+
+  static func find(_ needle: Data, in data: Data, after: Int) -> Int? {
+    data.range(of: needle, in: (data.startIndex + after)..<data.endIndex)?.lowerBound
+  }
+
   @Test func duplicateNamesAreRefused() throws {
     let dir = try makeTemporaryDirectory("hostile")
     defer { try? FileManager.default.removeItem(atPath: dir) }
