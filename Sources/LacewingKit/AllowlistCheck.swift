@@ -90,21 +90,60 @@ public struct AllowlistCheck {
     // libstdc++'s versions matter only when the host provides it.
     let hostCxx = allowlist.contains("libstdc++.so.6")
     var maxCxx: [String: (version: SymbolVersion, elf: String)] = [:]
+    var parsed: [(path: String, elf: ELFFile)] = []
     for (path, data) in elfs {
       let elf = try ELFFile(data, name: path == "<stem>" ? options.stem : "\(options.payload):\(path)")
+      parsed.append((path, elf))
       if let v = elf.maxGlibcVersion, maxGlibc == nil || maxGlibc!.version < v { maxGlibc = (v, path) }
       if hostCxx && elf.needed.contains("libstdc++.so.6") {
         for family in ["GLIBCXX_", "CXXABI_"] {
           if let v = elf.maxVersion(family), maxCxx[family] == nil || maxCxx[family]!.version < v { maxCxx[family] = (v, path) }
         }
       }
+    }
+    // Each ELF's own RUNPATH/RPATH first; then, for an ELF without RUNPATH,
+    // the DT_RPATH of the ELFs that load it, and of theirs, up the chain, as
+    // ld.so does (numpy's extensions carry RPATH into numpy.libs/, whose
+    // libraries find each other through it). Loads found that way can
+    // enable further ones, so this runs until nothing changes.
+    var resolved: [String: String] = [:]  // "elf\u{0}library" -> outcome
+    var loadedBy: [String: Set<String>] = [:]
+    var changed = true
+    while changed {
+      changed = false
+      for (path, elf) in parsed {
+        for name in elf.needed where resolved[path + "\u{0}" + name] == nil && !allowlist.contains(name) {
+          var found = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths)
+          var via: String?
+          if found == nil && elf.runpath.isEmpty {
+            var queue = Array(loadedBy[path] ?? []), seen = Set<String>()
+            while found == nil, !queue.isEmpty {
+              let loader = queue.removeFirst()
+              guard seen.insert(loader).inserted, let loaderELF = parsed.first(where: { $0.path == loader })?.elf else { continue }
+              if loaderELF.runpath.isEmpty, !loaderELF.rpath.isEmpty {
+                var rpathOnly = loaderELF
+                rpathOnly.runpath = []
+                found = resolveInBundle(name, from: loader, elf: rpathOnly, paths: bundlePaths)
+                if found != nil { via = loader }
+              }
+              queue += loadedBy[loader] ?? []
+            }
+          }
+          guard let found else { continue }
+          resolved[path + "\u{0}" + name] = found + (via.map { " (RPATH of \($0))" } ?? "")
+          loadedBy[found, default: []].insert(path)
+          changed = true
+        }
+      }
+    }
+    for (path, elf) in parsed {
       if !elf.isDynamic { resolutions.append("\(path): static") }
       for name in elf.needed {
         if allowlist.contains(name) {
           resolutions.append("\(path): \(name) => allowlisted")
           continue
         }
-        if let found = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths) {
+        if let found = resolved[path + "\u{0}" + name] {
           resolutions.append("\(path): \(name) => \(found)")
           continue
         }

@@ -31,6 +31,43 @@ import Testing
     return try run("readelf", ["-S", "-d", dir + "/extracted.so"]).stdout
   }
 
+  /// ext/x.so -> deps/liba.so -> deps/libb.so, where only x.so says where
+  /// deps/ is. With DT_RPATH, ld.so uses it for liba's dependency too
+  /// (numpy's wheels rely on that); with DT_RUNPATH it does not. The check
+  /// must agree with ldd, which runs the real loader, both ways.
+  @Test(arguments: [("--disable-new-dtags", true), ("--enable-new-dtags", false)])
+  func rpathIsInheritedDownTheLoadChainAndRunpathIsNot(dtags: String, resolves: Bool) throws {
+    let dir = try makeTemporaryDirectory("elf-chain")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for sub in ["tree/ext", "tree/deps"] {
+      try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+    }
+    func gcc(_ out: String, _ source: String, _ flags: [String]) throws {
+      try writeText(source, to: dir + "/src.c")
+      let r = try run("gcc", ["-shared", "-fPIC", "-o", dir + "/tree/" + out, dir + "/src.c"] + flags)
+      guard r.status == 0 else { throw TestSetupError("gcc: \(r.stderr)") }
+    }
+    try gcc("deps/libb.so", "int b(void) { return 2; }\n", [])
+    try gcc("deps/liba.so", "int b(void);\nint a(void) { return b(); }\n", ["-L" + dir + "/tree/deps", "-lb"])
+    try gcc(
+      "ext/x.so", "int a(void);\nint x(void) { return a(); }\n",
+      ["-L" + dir + "/tree/deps", "-la", "-Wl,\(dtags),-rpath,$ORIGIN/../deps"])
+    let ldd = try run("ldd", [dir + "/tree/ext/x.so"]).stdout
+    #expect(ldd.contains("libb.so => /") == resolves && ldd.contains("libb.so => not found") != resolves, "ldd says: \(ldd)")
+
+    _ = try run("zip", ["-q", "-r", dir + "/p.zip", "ext", "deps"], directory: dir + "/tree")
+    let check = try run(
+      try Repo.tool("ldd-allowlist-check"),
+      ["--label", "//t:chain", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+       Repo.root + "/gn_templates/default_allowlist.txt", "--output", dir + "/stamp.txt"])
+    #expect((check.status == 0) == resolves, "\(check.stderr)")
+    if resolves {
+      #expect(readText(dir + "/stamp.txt").contains("deps/liba.so: libb.so => deps/libb.so (RPATH of ext/x.so)"))
+    } else {
+      #expect(check.stderr.contains("deps/liba.so needs libb.so") && check.stderr.contains("bundled at deps/libb.so"), "\(check.stderr)")
+    }
+  }
+
   @Test func debugInfoIsStrippedByDefaultAndRunpathSet() throws {
     let dir = try makeTemporaryDirectory("elf")
     defer { try? FileManager.default.removeItem(atPath: dir) }
