@@ -33,4 +33,18 @@ echo "exit status: $status"
 
 echo "== the same test unbundled: PYTHONPATH=out/demo python3.11 out/demo/rtc_test.pyz"
 PYTHONPATH=out/demo /usr/bin/python3.11 out/demo/rtc_test.pyz 2>&1 | tail -1
+
+echo "== third-party wheels: build/fetch-wheels.sh && ninja -C out/demo third_party_cases"
+set +e
+build/fetch-wheels.sh --dest out/wheels
+fetched=$?
+set -e
+if [ "$fetched" = 3 ]; then
+  echo "demo: PyPI is unreachable; the numpy_test demo is skipped"
+else
+  [ "$fetched" = 0 ] || { echo "demo: fetching the pinned wheels failed" >&2; exit 1; }
+  ninja -C out/demo third_party_cases
+  echo "== out/demo/numpy_test  (numpy with its vendored OpenBLAS, PyYAML, portpicker)"
+  out/demo/numpy_test
+fi
 echo "demo: OK"

@@ -13,6 +13,7 @@ packages=(
   patchelf         # $ORIGIN RUNPATHs on bundled ELFs
   python3.11       # the default runtime to bundle
   python3.11-dev   # its headers, for the test's C extension
+  python3.11-venv python3-pip  # PyInstaller for the bench; pip download of pinned wheels
   zip unzip        # Info-ZIP, to test the stem's reader against another writer
   gcc g++ binutils
   util-linux       # unshare, for the Python-less chroot in the tests

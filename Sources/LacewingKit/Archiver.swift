@@ -49,7 +49,33 @@ public enum Archiver {
 
     var files: [String: (data: Data, mode: Int)] = [:]
     var inputs: [String] = []
+    var wheels: [String: ZipReaderHandle] = [:]
     for (index, entry) in manifest.entries.enumerated() {
+      if let member = entry.member, let source = entry.source {
+        if wheels[source] == nil {
+          wheels[source] = try ZipReaderHandle(path: source)
+          inputs.append(source)
+        }
+        var data = try wheels[source]!.read(member)
+        if let runpath = entry.runpath {
+          // Only a RUNPATH gained (see Collector): no strip, the wheel's
+          // ELF stays as its builders made it otherwise.
+          let copy = "\(workDir)/elf-\(index)"
+          guard FileManager.default.createFile(atPath: copy, contents: data) else {
+            throw LacewingError(.io, "cannot write \(copy)")
+          }
+          // An ELF with DT_RPATH (or none) keeps DT_RPATH: its libraries may
+          // find theirs through it (RPATH is inherited down a load chain,
+          // RUNPATH is not).
+          let keepRPATH = try ELFFile(data, name: "\(source):\(member)").runpath.isEmpty
+          try Command.run(
+            patchelf, (keepRPATH ? ["--force-rpath"] : []) + ["--set-rpath", runpath, copy],
+            what: "set the RPATH of \(entry.path)")
+          data = try FS.read(copy, what: "patched copy of \(member)")
+        }
+        files[entry.path] = (data, entry.mode)
+        continue
+      }
       if let content = entry.content {
         files[entry.path] = (Data(content.utf8), entry.mode)
         continue
@@ -174,9 +200,33 @@ public enum Archiver {
   /// `compiler` (the bundled runtime), each module also gets unchecked-hash
   /// bytecode next to it; another Python version finds the magic number
   /// wrong and falls back to the source. Returns the zip and every file read.
-  public static func pyz(sources: [PythonSource], mainModule: String, workDir: String, compiler: String? = nil)
-    throws(LacewingError) -> (data: Data, inputs: [String])
-  {
+  public static func pyz(
+    sources ownSources: [PythonSource], mainModule: String, workDir: String, compiler: String? = nil, wheels: [String] = []
+  ) throws(LacewingError) -> (data: Data, inputs: [String]) {
+    try? FileManager.default.removeItem(atPath: workDir)
+    defer { try? FileManager.default.removeItem(atPath: workDir) }
+    // Pure-Python wheels join the test's code: their files are unpacked
+    // into the work dir, so they are compiled like the test's own.
+    var sources = ownSources
+    var wheelInputs: [String] = []
+    for (i, path) in wheels.enumerated() {
+      let wheel = try Wheel(path)
+      if let compiler { try wheel.check(runtime: FS.basename(compiler)) }
+      wheelInputs.append(path)
+      guard wheel.isPure else { continue }  // installed in the bundle's site/ instead
+      let zip = try ZipReaderHandle(path: path)
+      for file in wheel.files {
+        let unpacked = "\(workDir)/wheel-\(i)/\(file.path)"
+        let data = try zip.read(file.member)
+        do {
+          try FileManager.default.createDirectory(atPath: FS.dirname(unpacked), withIntermediateDirectories: true)
+          try data.write(to: URL(fileURLWithPath: unpacked))
+        } catch {
+          throw LacewingError(.io, "cannot unpack \(file.member) of \(path) into \(workDir): \(error.localizedDescription)")
+        }
+        sources.append(PythonSource(source: unpacked, dest: file.path))
+      }
+    }
     var seen = Set<String>()
     var files: [(String, Data)] = []
     for s in sources {
@@ -195,8 +245,7 @@ public enum Archiver {
 
       """
     try? FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: workDir) }
-    var inputs = sources.map(\.source)
+    var inputs = ownSources.map(\.source) + wheelInputs
     if let compiler {
       let compiled = try compile(sources.map { ($0.source, $0.dest) }, with: compiler, workDir: workDir, legacyLayout: true)
       files += compiled.files.map { ($0.path, $0.data) }

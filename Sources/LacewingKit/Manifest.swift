@@ -5,6 +5,8 @@ import Foundation
 public struct BundleManifest: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable {
     case interpreter, stdlib, dynload, sharedLibrary = "shared_library", `extension`, pyz, data, config
+    /// A file of a third-party wheel with native code, installed in site/.
+    case site
   }
 
   public struct Entry: Codable, Equatable, Sendable {
@@ -19,15 +21,18 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     public var mode: Int
     /// An ELF whose RUNPATH make-archive sets (always "$ORIGIN"-relative).
     public var runpath: String?
+    /// When `source` is a zip (a wheel): the member to copy.
+    public var member: String?
 
     public init(path: String, kind: Kind, source: String? = nil, content: String? = nil, mode: Int = 0o644,
-                runpath: String? = nil) {
+                runpath: String? = nil, member: String? = nil) {
       self.path = path
       self.kind = kind
       self.source = source
       self.content = content
       self.mode = mode
       self.runpath = runpath
+      self.member = member
     }
   }
 

@@ -33,6 +33,9 @@ struct CollectArtifacts: ParsableCommand {
   @Option(name: .customLong("extension-list"), help: "A JSON array of extension module paths (GN metadata).")
   var extensionLists: [String] = []
 
+  @Option(name: .customLong("wheel-list"), help: "A JSON array of wheel paths (GN metadata); those with native code land in site/.")
+  var wheelLists: [String] = []
+
   @Option(name: .customLong("data"), help: "SOURCE=DEST: a data file and its path in the bundle; repeatable.")
   var data: [String] = []
 
@@ -75,6 +78,7 @@ struct CollectArtifacts: ParsableCommand {
       options.layer = layer
       options.runtimeManifest = runtimeManifest
       options.testLists = testLists
+      options.wheelLists = wheelLists
       options.extensions = extensions
       options.extensionLists = extensionLists
       options.data = data

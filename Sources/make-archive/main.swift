@@ -94,6 +94,9 @@ struct Pyz: ParsableCommand {
   @Option(help: "A runtime layer's manifest, whose runtime compiles the bytecode (instead of --python).")
   var compilerFrom: String?
 
+  @Option(name: .customLong("wheel-list"), help: "A JSON array of wheel paths (GN metadata); pure-Python ones join the pyz.")
+  var wheelLists: [String] = []
+
   @Option(help: "Where to write the .pyz.")
   var output: String
 
@@ -106,10 +109,13 @@ struct Pyz: ParsableCommand {
       for list in sources { all += try PythonSource.readList(list) }
       var compiler = python
       if let compilerFrom { compiler = try BundleManifest.read(compilerFrom).compiler }
-      let result = try Archiver.pyz(sources: all, mainModule: main, workDir: output + ".work", compiler: compiler)
+      let result = try Archiver.pyz(
+        sources: all, mainModule: main, workDir: output + ".work", compiler: compiler,
+        wheels: try Wheel.readLists(wheelLists))
       try OutputFile.write(result.data, to: output)
       if let depfile {
-        try Depfile(output: output, inputs: sources + (compilerFrom.map { [$0] } ?? []) + result.inputs).write(to: depfile)
+        try Depfile(output: output, inputs: sources + wheelLists + (compilerFrom.map { [$0] } ?? []) + result.inputs)
+          .write(to: depfile)
       }
     }
     if status != 0 { throw ExitCode(status) }

@@ -34,7 +34,7 @@ final class E2EBuild: Sendable {
       try check(try run("cp", ["-p", try Repo.tool(tool), tools + "/"]))
     }
     try fm.createDirectory(atPath: src, withIntermediateDirectories: true)
-    for item in [".gn", "BUILD.gn", "build", "gn_templates", "testdata"] {
+    for item in [".gn", "BUILD.gn", "build", "gn_templates", "testdata", "third_party"] {
       try fm.copyItem(atPath: Repo.root + "/" + item, toPath: src + "/" + item)
     }
     // A runtime of our own: same files as Debian's python3.11, other prefix.
@@ -48,7 +48,8 @@ final class E2EBuild: Sendable {
 
   var args: String {
     // Fast deflate: the tests rebuild payloads dozens of times.
-    "lacewing_tools_dir=\"\(tools)\" lacewing_python=\"\(runtime)/bin/python3.11\" lacewing_compression_level=1"
+    "lacewing_tools_dir=\"\(tools)\" lacewing_python=\"\(runtime)/bin/python3.11\" lacewing_compression_level=1 "
+      + "lacewing_wheel_dir=\"\(Repo.root)/out/wheels\""
   }
 
   var bundle: String { out + "/rtc_test" }

@@ -17,7 +17,7 @@ extension E2E {
 
     func checkout(_ path: String) throws {
       try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-      for item in [".gn", "BUILD.gn", "build", "gn_templates", "testdata"] {
+      for item in [".gn", "BUILD.gn", "build", "gn_templates", "testdata", "third_party"] {
         try FileManager.default.copyItem(atPath: Repo.root + "/" + item, toPath: path + "/" + item)
       }
     }

@@ -1,0 +1,115 @@
+import CLibzip
+import Foundation
+
+/// A third-party package as a wheel (PEP 427): what it is built for, and
+/// where each of its files lands when installed. Pure-Python wheels join the
+/// test's .pyz; wheels with native code are laid out in the bundle's site/
+/// directory, as pip would install them, so auditwheel's `$ORIGIN` RUNPATHs
+/// into `<pkg>.libs/` keep working unchanged.
+public struct Wheel {
+  public struct File {
+    /// The member's name in the wheel.
+    public var member: String
+    /// Where it lands, relative to site-packages.
+    public var path: String
+  }
+
+  public let path: String
+  public let name: String
+  public let pythonTags: [String]
+  public let abiTags: [String]
+  public let platformTags: [String]
+  /// Installed files; .data/ scripts and headers are left out.
+  public let files: [File]
+  /// No ELF, and the wheel says its root is purelib.
+  public let isPure: Bool
+
+  public init(_ path: String) throws(LacewingError) {
+    self.path = path
+    let base = FS.basename(path)
+    let parts = base.hasSuffix(".whl") ? base.dropLast(4).split(separator: "-").map(String.init) : []
+    guard parts.count == 5 || parts.count == 6 else {
+      throw LacewingError(.badInput, "\(path) is not named like a wheel (name-version-python-abi-platform.whl)")
+    }
+    name = parts[0]
+    pythonTags = parts[parts.count - 3].split(separator: ".").map(String.init)
+    abiTags = parts[parts.count - 2].split(separator: ".").map(String.init)
+    platformTags = parts[parts.count - 1].split(separator: ".").map(String.init)
+    guard FS.exists(path) else {
+      throw .unreadable(path, "no such wheel; fetch the pinned wheels with build/fetch-wheels.sh")
+    }
+    let names = try ZipReaderHandle(path: path).names
+    var files: [File] = []
+    var purelib = false
+    for member in names where !member.hasSuffix("/") {
+      let components = member.split(separator: "/", omittingEmptySubsequences: false)
+      if components.contains("..") || member.hasPrefix("/") {
+        throw LacewingError(.badInput, "\(path) holds \(member), which points outside its install directory")
+      }
+      if let first = components.first, first.hasSuffix(".data") {
+        // name.data/purelib/x and name.data/platlib/x install at x.
+        guard components.count > 2, components[1] == "purelib" || components[1] == "platlib" else { continue }
+        files.append(File(member: member, path: components.dropFirst(2).joined(separator: "/")))
+        continue
+      }
+      files.append(File(member: member, path: member))
+      if member.hasSuffix(".dist-info/WHEEL") {
+        let text = try Self.read(member, from: path)
+        purelib = String(decoding: text, as: UTF8.self).split(separator: "\n").contains {
+          $0.lowercased().replacingOccurrences(of: " ", with: "") == "root-is-purelib:true"
+        }
+      }
+    }
+    self.files = files.sorted { $0.path < $1.path }
+    isPure = purelib && !files.contains { Wheel.isSharedObject($0.path) }
+  }
+
+  static func isSharedObject(_ path: String) -> Bool {
+    let base = FS.basename(path)
+    return base.hasSuffix(".so") || base.contains(".so.")
+  }
+
+  /// Refuses a wheel built for another Python, ABI or platform than
+  /// `runtime` (e.g. "python3.11") on x86-64 glibc Linux.
+  public func check(runtime: String) throws(LacewingError) {
+    let version = runtime.dropFirst("python".count).replacingOccurrences(of: ".", with: "")
+    let cp = "cp" + version
+    let fix = "pin a wheel for \(cp) manylinux x86_64 in third_party/python/requirements.lock and run build/fetch-wheels.sh"
+    guard pythonTags.contains(where: { $0 == cp || $0 == "py3" || $0 == "py" + version || ($0.hasPrefix("cp3") && abiTags == ["abi3"]) }) else {
+      throw LacewingError(.badInput, "\(FS.basename(path)) is built for \(pythonTags.joined(separator: ".")), not the bundled \(runtime) (\(cp)); \(fix)")
+    }
+    guard abiTags.contains(where: { $0 == "none" || $0 == "abi3" || $0 == cp }) else {
+      throw LacewingError(.badInput, "\(FS.basename(path)) needs the \(abiTags.joined(separator: ".")) ABI, not \(runtime)'s \(cp); \(fix)")
+    }
+    guard platformTags.contains(where: { $0 == "any" || $0 == "linux_x86_64" || ($0.hasPrefix("manylinux") && $0.hasSuffix("_x86_64")) }) else {
+      throw LacewingError(.badInput, "\(FS.basename(path)) is built for \(platformTags.joined(separator: ".")), not x86-64 glibc Linux; \(fix)")
+    }
+  }
+
+  public static func read(_ member: String, from wheel: String) throws(LacewingError) -> Data {
+    let zip = try ZipReaderHandle(path: wheel)
+    return try zip.read(member)
+  }
+
+  /// Wheel paths from JSON lists written by GN metadata (lacewing_wheels).
+  public static func readLists(_ paths: [String]) throws(LacewingError) -> [String] {
+    var out: [String] = []
+    for list in paths { out += try JSONFile.read([String].self, list, what: "list of wheels") }
+    return Array(Set(out)).sorted()
+  }
+}
+
+extension ZipReaderHandle {
+  /// One member, inflated.
+  func read(_ member: String) throws(LacewingError) -> Data {
+    var st = zip_stat_t()
+    guard zip_stat(archive, member, 0, &st) == 0, let file = zip_fopen(archive, member, 0) else {
+      throw LacewingError(.badInput, "\(path) has no readable \(member)")
+    }
+    defer { zip_fclose(file) }
+    var data = Data(count: Int(st.size))
+    let n = data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, st.size) }
+    guard n == Int64(st.size) else { throw LacewingError(.badInput, "\(path): \(member) is damaged") }
+    return data
+  }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import LacewingKit
+import LacewingTestSupport
+import Testing
+
+/// Wheels the bundle's runtime cannot load are refused by the tools with a
+/// message naming the wheel, what it is built for, and the fix; no network
+/// needed: the wheels are made here.
+@Suite struct WheelToolTests {
+  /// A minimal wheel: one module and its dist-info.
+  static func makeWheel(_ name: String, in dir: String, pure: Bool = true) throws -> String {
+    let tree = dir + "/tree-" + name
+    try writeText("VALUE = 1\n", to: tree + "/fake/__init__.py")
+    try writeText("Wheel-Version: 1.0\nRoot-Is-Purelib: \(pure)\n", to: tree + "/fake-1.0.dist-info/WHEEL")
+    try writeText("Name: fake\nVersion: 1.0\n", to: tree + "/fake-1.0.dist-info/METADATA")
+    let wheel = dir + "/" + name
+    let r = try run("zip", ["-q", "-r", "-X", wheel, "fake", "fake-1.0.dist-info"], directory: tree)
+    guard r.status == 0 else { throw TestSetupError("zip: \(r.stderr)") }
+    return wheel
+  }
+
+  @Test(arguments: [
+    ("fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "is built for cp312, not the bundled python3.11 (cp311)"),
+    ("fake-1.0-cp311-cp311-win_amd64.whl", "is built for win_amd64, not x86-64 glibc Linux"),
+    ("fake-1.0-cp311-cp311-musllinux_1_1_x86_64.whl", "is built for musllinux_1_1_x86_64, not x86-64 glibc Linux"),
+    ("fake-1.0-cp311-cp311-manylinux_2_17_aarch64.whl", "is built for manylinux_2_17_aarch64, not x86-64 glibc Linux"),
+    ("fake-1.0-cp311-cp311m-manylinux_2_17_x86_64.whl", "needs the cp311m ABI, not python3.11's cp311"),
+  ])
+  func aWheelForAnotherPythonOrPlatformIsRefused(name: String, message: String) throws {
+    let dir = try makeTemporaryDirectory("wheel-tags")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let wheel = try Self.makeWheel(name, in: dir)
+    try writeText("[\"\(wheel)\"]", to: dir + "/wheels.json")
+    try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
+    try writeText("import fake\n", to: dir + "/main.py")
+    let pyz = try run(
+      try Repo.tool("make-archive"),
+      ["pyz", "--sources", "sources.json", "--main", "main", "--python", "/usr/bin/python3.11", "--wheel-list",
+       "wheels.json", "--output", "t.pyz"], directory: dir)
+    #expect(pyz.status == 1, "\(pyz.output)")
+    #expect(pyz.stderr.hasPrefix("make-archive pyz: error: \(name) ") && pyz.stderr.contains(message), "\(pyz.stderr)")
+    #expect(pyz.stderr.contains("build/fetch-wheels.sh"), "the fix is named: \(pyz.stderr)")
+
+    try BundleManifest(interpreter: "python/bin/python3.11", compiler: nil, entries: []).encoded()
+      .write(to: URL(fileURLWithPath: dir + "/rt.json"))
+    let collect = try run(
+      try Repo.tool("collect-artifacts"),
+      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "wheels.json", "--output", "m.json"],
+      directory: dir)
+    #expect(collect.status == 1 && collect.stderr.contains(message), "\(collect.stderr)")
+  }
+
+  @Test func pureWheelsJoinThePyzAndNativeOnesTheSiteDir() throws {
+    let dir = try makeTemporaryDirectory("wheel-layout")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let pure = try Self.makeWheel("fake-1.0-py3-none-any.whl", in: dir)
+    // "Native": the wheel says its root is platlib; its files go to site/.
+    let native = try Self.makeWheel("native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", in: dir, pure: false)
+    try writeText("[\"\(pure)\"]", to: dir + "/pure.json")
+    try writeText("[\"\(native)\"]", to: dir + "/native.json")
+    try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
+    try writeText("import fake\n", to: dir + "/main.py")
+    let pyz = try run(
+      try Repo.tool("make-archive"),
+      ["pyz", "--sources", "sources.json", "--main", "main", "--python", "/usr/bin/python3.11", "--wheel-list",
+       "pure.json", "--output", "t.pyz", "--depfile", "t.pyz.d"], directory: dir)
+    #expect(pyz.status == 0, "\(pyz.stderr)")
+    let names = try ZipContents.read(dir + "/t.pyz").map(\.name)
+    #expect(names.contains("fake/__init__.py") && names.contains("fake/__init__.pyc") && names.contains("fake-1.0.dist-info/METADATA"), "\(names)")
+    #expect(readText(dir + "/t.pyz.d").contains(pure), "the wheel is a declared input")
+
+    try BundleManifest(interpreter: "python/bin/python3.11", compiler: nil, entries: []).encoded()
+      .write(to: URL(fileURLWithPath: dir + "/rt.json"))
+    let collect = try run(
+      try Repo.tool("collect-artifacts"),
+      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "pure.json", "--wheel-list", "native.json",
+       "--output", "m.json", "--depfile", "m.json.d"], directory: dir)
+    #expect(collect.status == 0, "\(collect.stderr)")
+    let manifest = try BundleManifest.read(dir + "/m.json")
+    #expect(manifest.entries.map(\.path) == ["site/fake-1.0.dist-info/METADATA", "site/fake-1.0.dist-info/WHEEL", "site/fake/__init__.py"])
+    #expect(manifest.entries.allSatisfy { $0.source == native && $0.member != nil })
+    #expect(readText(dir + "/m.json.d").contains(native) && readText(dir + "/m.json.d").contains(pure))
+  }
+}
