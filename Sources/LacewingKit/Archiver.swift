@@ -201,7 +201,8 @@ public enum Archiver {
   /// bytecode next to it; another Python version finds the magic number
   /// wrong and falls back to the source. Returns the zip and every file read.
   public static func pyz(
-    sources ownSources: [PythonSource], mainModule: String, workDir: String, compiler: String? = nil, wheels: [String] = []
+    sources ownSources: [PythonSource], mainModule: String, workDir: String, compiler: String? = nil, wheels: [String] = [],
+    wheelLock: String? = nil
   ) throws(LacewingError) -> (data: Data, inputs: [String]) {
     try? FileManager.default.removeItem(atPath: workDir)
     defer { try? FileManager.default.removeItem(atPath: workDir) }
@@ -209,9 +210,13 @@ public enum Archiver {
     // into the work dir, so they are compiled like the test's own.
     var sources = ownSources
     var wheelInputs: [String] = []
+    // Read only when there are wheels: tests without any do not depend on it.
+    let pins = wheels.isEmpty ? nil : try wheelLock.map { lock throws(LacewingError) in try Wheel.readPins(lock) }
+    if let wheelLock, !wheels.isEmpty { wheelInputs.append(wheelLock) }
     for (i, path) in wheels.enumerated() {
       let wheel = try Wheel(path)
       if let compiler { try wheel.check(runtime: FS.basename(compiler)) }
+      if let pins, let wheelLock { try wheel.verify(against: pins, lock: wheelLock) }
       wheelInputs.append(path)
       guard wheel.isPure else { continue }  // installed in the bundle's site/ instead
       let zip = try ZipReaderHandle(path: path)

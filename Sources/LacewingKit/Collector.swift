@@ -17,6 +17,8 @@ public struct Collector {
     /// Files listing third-party wheels (JSON, GN metadata); those with
     /// native code land in site/ (pure ones are in the .pyz).
     public var wheelLists: [String] = []
+    /// The requirements lock every wheel must match (sha256), if any.
+    public var wheelLock: String?
     /// Files listing tests of a multi-test bundle (JSON, GN metadata), for
     /// their data (fuse-stub adds their .pyz files).
     public var testLists: [String] = []
@@ -175,9 +177,14 @@ public struct Collector {
     // RUNPATHs (auditwheel's $ORIGIN/../<pkg>.libs) are kept as they are.
     let runtimeName = FS.basename(interpreter)
     inputs += options.wheelLists
-    for path in try Wheel.readLists(options.wheelLists) {
+    let wheels = try Wheel.readLists(options.wheelLists)
+    // Read only when there are wheels: bundles without any do not depend on it.
+    let pins = wheels.isEmpty ? nil : try options.wheelLock.map { lock throws(LacewingError) in try Wheel.readPins(lock) }
+    if let lock = options.wheelLock, !wheels.isEmpty { inputs.append(lock) }
+    for path in wheels {
       let wheel = try Wheel(path)
       try wheel.check(runtime: runtimeName)
+      if let pins, let lock = options.wheelLock { try wheel.verify(against: pins, lock: lock) }
       inputs.append(path)
       if wheel.isPure { continue }
       try addNativeWheel(wheel)

@@ -91,6 +91,42 @@ public struct Wheel {
     return try zip.read(member)
   }
 
+  /// The wheel's (name, version), normalized as pins are (PEP 503 names).
+  public var pinKey: String {
+    let parts = FS.basename(path).split(separator: "-")
+    return Wheel.normalize(name) + "==" + (parts.count > 1 ? String(parts[1]) : "")
+  }
+
+  static func normalize(_ name: String) -> String {
+    name.lowercased().replacingOccurrences(of: "_", with: "-").replacingOccurrences(of: ".", with: "-")
+  }
+
+  /// Pins ("name==version" -> sha256) read from a requirements lock.
+  public static func readPins(_ lock: String) throws(LacewingError) -> [String: String] {
+    let text = String(decoding: try FS.read(lock, what: "wheel lock"), as: UTF8.self)
+    var pins: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+      let bare = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+      let fields = bare.split(separator: " ").map(String.init)
+      guard let spec = fields.first, let eq = spec.range(of: "=="),
+        let hash = fields.first(where: { $0.hasPrefix("--hash=sha256:") })
+      else { continue }
+      pins[normalize(String(spec[..<eq.lowerBound])) + "==" + spec[eq.upperBound...]] = String(hash.dropFirst("--hash=sha256:".count))
+    }
+    return pins
+  }
+
+  /// The build trusts a wheel only if its bytes are the ones pinned.
+  public func verify(against pins: [String: String], lock: String) throws(LacewingError) {
+    guard let pinned = pins[pinKey] else {
+      throw LacewingError(.badInput, "\(FS.basename(path)) is not pinned in \(lock); add '\(pinKey) --hash=sha256:...' there and run build/fetch-wheels.sh")
+    }
+    let actual = hexString(SHA256.hash(try FS.read(path, what: "wheel")))
+    guard actual == pinned else {
+      throw LacewingError(.badInput, "\(path) has sha256 \(actual), not the \(pinned) pinned for \(pinKey) in \(lock); run build/fetch-wheels.sh to fetch the pinned wheel again")
+    }
+  }
+
   /// Wheel paths from JSON lists written by GN metadata (lacewing_wheels).
   public static func readLists(_ paths: [String]) throws(LacewingError) -> [String] {
     var out: [String] = []

@@ -36,6 +36,9 @@ struct CollectArtifacts: ParsableCommand {
   @Option(name: .customLong("wheel-list"), help: "A JSON array of wheel paths (GN metadata); those with native code land in site/.")
   var wheelLists: [String] = []
 
+  @Option(help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
+  var wheelLock: String?
+
   @Option(name: .customLong("data"), help: "SOURCE=DEST: a data file and its path in the bundle; repeatable.")
   var data: [String] = []
 
@@ -79,6 +82,7 @@ struct CollectArtifacts: ParsableCommand {
       options.runtimeManifest = runtimeManifest
       options.testLists = testLists
       options.wheelLists = wheelLists
+      options.wheelLock = wheelLock
       options.extensions = extensions
       options.extensionLists = extensionLists
       options.data = data

@@ -97,6 +97,9 @@ struct Pyz: ParsableCommand {
   @Option(name: .customLong("wheel-list"), help: "A JSON array of wheel paths (GN metadata); pure-Python ones join the pyz.")
   var wheelLists: [String] = []
 
+  @Option(help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
+  var wheelLock: String?
+
   @Option(help: "Where to write the .pyz.")
   var output: String
 
@@ -111,7 +114,7 @@ struct Pyz: ParsableCommand {
       if let compilerFrom { compiler = try BundleManifest.read(compilerFrom).compiler }
       let result = try Archiver.pyz(
         sources: all, mainModule: main, workDir: output + ".work", compiler: compiler,
-        wheels: try Wheel.readLists(wheelLists))
+        wheels: try Wheel.readLists(wheelLists), wheelLock: wheelLock)
       try OutputFile.write(result.data, to: output)
       if let depfile {
         try Depfile(output: output, inputs: sources + wheelLists + (compilerFrom.map { [$0] } ?? []) + result.inputs)

@@ -148,6 +148,33 @@ extension E2E {
       #expect(try build.ninja(["testdata/numpy_test"]).stdout.contains("ninja: no work to do."))
     }
 
+    @Test func aWheelThatIsNotThePinnedBytesFailsTheBuild() throws {
+      #expect(try build.ninja(["testdata/numpy_test"]).status == 0)
+      let lock = build.src + "/third_party/python/requirements.lock"
+      let text = readText(lock)
+      let pin = "666dbfb6ec68962c033a450943ded891bed2d54e6755e35e5835d63f4f6931d5"
+      #expect(text.contains(pin), "the numpy pin moved; update this test")
+      try writeText(text.replacingOccurrences(of: pin, with: String(repeating: "1", count: 64)), to: lock)
+      try bumpMtime(lock)
+      defer {
+        try? writeText(text, to: lock)
+        try? bumpMtime(lock)
+        _ = try? build.ninja(["testdata/numpy_test"])
+      }
+      let r = try build.ninja(["testdata/numpy_test"])
+      #expect(r.status != 0)
+      #expect(r.output.contains("has sha256 \(pin), not the \(String(repeating: "1", count: 64)) pinned for numpy==1.26.4"), "\(r.output.suffix(2000))")
+      #expect(r.output.contains("run build/fetch-wheels.sh"))
+      // Restored: only the actions that read the lock rerun, and change nothing.
+      try writeText(text, to: lock)
+      try bumpMtime(lock)
+      let again = try build.ninja(["testdata/numpy_test"])
+      let t = "//testdata/numpy_test:numpy_test"
+      #expect(again.status == 0 && E2EBuild.actions(again).isSubset(of: [t + "_pyz", t + "_embed_collect"]), "\(again.stdout)")
+      // Bundles without wheels never read the lock.
+      #expect(!readText(build.out + "/gen/testdata/rtc_test/rtc_test_pyz.d").contains("requirements.lock"))
+    }
+
     @Test func aWrongHashIsRefusedNamingThePackage() throws {
       let dir = try makeTemporaryDirectory("badpin")
       defer { try? FileManager.default.removeItem(atPath: dir) }

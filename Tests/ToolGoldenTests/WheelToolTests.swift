@@ -50,6 +50,29 @@ import Testing
     #expect(collect.status == 1 && collect.stderr.contains(message), "\(collect.stderr)")
   }
 
+  @Test func aMissingOrUnpinnedWheelSaysHowToGetIt() throws {
+    let dir = try makeTemporaryDirectory("wheel-missing")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
+    try writeText("import fake\n", to: dir + "/main.py")
+    func pyz(_ wheels: [String], lock: String) throws -> ProcessResult {
+      try writeText("[" + wheels.map { "\"\($0)\"" }.joined(separator: ",") + "]", to: dir + "/wheels.json")
+      try writeText(lock, to: dir + "/lock")
+      return try run(
+        try Repo.tool("make-archive"),
+        ["pyz", "--sources", "sources.json", "--main", "main", "--wheel-list", "wheels.json", "--wheel-lock", "lock",
+         "--output", "t.pyz"], directory: dir)
+    }
+    let missing = try pyz([dir + "/fake-1.0-py3-none-any.whl"], lock: "")
+    #expect(missing.status == 1 && missing.stderr.contains("no such wheel; fetch the pinned wheels with build/fetch-wheels.sh"), "\(missing.stderr)")
+    let wheel = try Self.makeWheel("fake-1.0-py3-none-any.whl", in: dir)
+    let unpinned = try pyz([wheel], lock: "other==1.0 --hash=sha256:\(String(repeating: "0", count: 64))\n")
+    #expect(unpinned.status == 1 && unpinned.stderr.contains("is not pinned in lock; add 'fake==1.0 --hash=sha256:...'"), "\(unpinned.stderr)")
+    let digest = hexString(SHA256.hash(try readFile(wheel)))
+    let pinned = try pyz([wheel], lock: "Fake==1.0 --hash=sha256:\(digest)  # the name as PyPI spells it\n")
+    #expect(pinned.status == 0, "\(pinned.stderr)")
+  }
+
   @Test func pureWheelsJoinThePyzAndNativeOnesTheSiteDir() throws {
     let dir = try makeTemporaryDirectory("wheel-layout")
     defer { try? FileManager.default.removeItem(atPath: dir) }
