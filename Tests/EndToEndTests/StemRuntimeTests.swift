@@ -212,6 +212,29 @@ extension E2E {
       #expect(cacheContents().isEmpty, "used a world-writable cache: \(cacheContents())")
     }
 
+    @Test func aCacheRootItCreatesIsPrivate() throws {
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      let root = dir + "/fresh/a/b"
+      let r = try run(probe, ["exit", "0"], environment: env("cache", ["LACEWING_CACHE_DIR": root]))
+      #expect(r.status == 0, "\(r.stderr)")
+      for made in [dir + "/fresh", dir + "/fresh/a", root] {
+        var st = stat()
+        #expect(stat(made, &st) == 0 && st.st_mode & 0o777 == 0o700, "\(made) is \(String(st.st_mode & 0o777, radix: 8))")
+      }
+      #expect(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains { $0.hasPrefix("v2-rt-") })
+    }
+
+    @Test func aCacheRootOwnedBySomeoneElseIsRefused() throws {
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      try FileManager.default.createDirectory(atPath: dir + "/cache", withIntermediateDirectories: true)
+      chmod(dir + "/cache", 0o700)
+      // The tests run as root; nobody (65534) is someone else.
+      #expect(chown(dir + "/cache", 65534, 65534) == 0)
+      let r = try run(probe, ["exit", "0"], environment: env("cache"))
+      #expect(r.status == 0, "\(r.stderr)")
+      #expect(cacheContents().isEmpty, "used a cache owned by another user: \(cacheContents())")
+    }
+
     @Test func timingsGoToStderrAndTheTimingsFile() throws {
       defer { try? FileManager.default.removeItem(atPath: dir) }
       let e = env("cache", ["LACEWING_TIMINGS": "1", "LACEWING_TIMINGS_FILE": dir + "/timings.log"])
