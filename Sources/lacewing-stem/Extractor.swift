@@ -61,9 +61,13 @@ struct Extractor {
       throw .corrupt("the packed runtime expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
     }
     let data = try zip.compressedData(of: entry)
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(entry.size, 1), alignment: 16)
-    defer { buffer.deallocate() }
-    let out = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<entry.size])
+    // malloc, not allocate(): a size the bundle declares must not be able
+    // to crash the stem when memory is short; it fails with one line.
+    guard let memory = malloc(max(entry.size, 1)) else {
+      throw .cannotRun("cannot allocate \(entry.size) bytes to unpack the runtime")
+    }
+    defer { free(memory) }
+    let out = UnsafeMutableRawBufferPointer(start: memory, count: entry.size)
     guard
       lw_xz_decode(
         data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
