@@ -1,4 +1,5 @@
 import Foundation
+import LacewingFormat
 
 /// collect-artifacts: resolves everything a bundle needs into a manifest.
 ///
@@ -202,8 +203,10 @@ public struct Collector {
         throw LacewingError(.badInput, "data entry '\(pair)' is not SOURCE=DEST")
       }
       let source = String(pair[..<eq]), dest = FS.normalize(String(pair[pair.index(after: eq)...]))
-      guard !dest.isEmpty, !dest.hasPrefix("/"), !dest.hasPrefix(".."), !dest.hasPrefix("python/") else {
-        throw LacewingError(.badInput, "data destination '\(dest)' must be a relative path inside the bundle, outside python/")
+      guard !dest.isEmpty, !dest.hasPrefix("/"), !dest.hasPrefix(".."), !dest.hasPrefix("python/"), dest != LW_RUNTIME_PACK
+      else {
+        throw LacewingError(
+          .badInput, "data destination '\(dest)' must be a relative path inside the bundle, outside python/ and not \(LW_RUNTIME_PACK)")
       }
       guard FS.exists(source) else { throw .unreadable(source, "no such data file") }
       // Tests of one multi-test bundle may share a data file.

@@ -75,7 +75,12 @@ public struct Wheel {
     let version = runtime.dropFirst("python".count).replacingOccurrences(of: ".", with: "")
     let cp = "cp" + version
     let fix = "pin a wheel for \(cp) manylinux x86_64 in third_party/python/requirements.lock and run build/fetch-wheels.sh"
-    guard pythonTags.contains(where: { $0 == cp || $0 == "py3" || $0 == "py" + version || ($0.hasPrefix("cp3") && abiTags == ["abi3"]) }) else {
+    // cp3X-abi3 needs CPython 3.X or newer.
+    let minor = Int(version.dropFirst()) ?? 0
+    func stableABI(_ tag: String) -> Bool {
+      tag.hasPrefix("cp3") && abiTags == ["abi3"] && (Int(tag.dropFirst(3)) ?? Int.max) <= minor
+    }
+    guard pythonTags.contains(where: { $0 == cp || $0 == "py3" || $0 == "py" + version || stableABI($0) }) else {
       throw LacewingError(.badInput, "\(FS.basename(path)) is built for \(pythonTags.joined(separator: ".")), not the bundled \(runtime) (\(cp)); \(fix)")
     }
     guard abiTags.contains(where: { $0 == "none" || $0 == "abi3" || $0 == cp }) else {

@@ -131,6 +131,22 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: dir + "/evil.txt"))
   }
 
+  /// The config's runtime digest becomes a directory name: anything but 64
+  /// lowercase hex digits is refused before a path is built from it.
+  @Test(arguments: ["../../../tmp/lacewing-evil", String(repeating: "A", count: 64), "abc", String(repeating: "0", count: 63) + "/"])
+  func aRuntimeDigestThatIsNotHexIsRefused(digest: String) throws {
+    let dir = try makeTemporaryDirectory("hostile-digest")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello])
+    let config = Fuser.Config(interpreter: "bin/cat", main: "data/hello.txt", runtime: digest)
+    let bundle = try Fuser.fuse(stem: try readFile(try Repo.tool("lacewing-stem")), payload: try readFile(dir + "/p.zip"), config: config)
+    try writeExecutable(bundle, to: dir + "/bundle")
+    let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
+    #expect(r.status == 125 && r.stderr.contains("config runtime digest is not 64 hex digits"), "\(r.stderr)")
+    #expect(left == ["cache", "tmp"], "\(left)")
+    #expect(!FileManager.default.fileExists(atPath: "/tmp/lacewing-evil"))
+  }
+
   static func find(_ needle: Data, in data: Data, after: Int) -> Int? {
     data.range(of: needle, in: (data.startIndex + after)..<data.endIndex)?.lowerBound
   }

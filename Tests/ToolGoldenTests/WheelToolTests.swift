@@ -21,6 +21,7 @@ import Testing
 
   @Test(arguments: [
     ("fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "is built for cp312, not the bundled python3.11 (cp311)"),
+    ("fake-1.0-cp312-abi3-manylinux_2_17_x86_64.whl", "is built for cp312, not the bundled python3.11 (cp311)"),
     ("fake-1.0-cp311-cp311-win_amd64.whl", "is built for win_amd64, not x86-64 glibc Linux"),
     ("fake-1.0-cp311-cp311-musllinux_1_1_x86_64.whl", "is built for musllinux_1_1_x86_64, not x86-64 glibc Linux"),
     ("fake-1.0-cp311-cp311-manylinux_2_17_aarch64.whl", "is built for manylinux_2_17_aarch64, not x86-64 glibc Linux"),

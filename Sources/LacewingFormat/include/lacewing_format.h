@@ -86,6 +86,8 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 // 125 and 126 follow env(1)/timeout(1): "the launcher failed", "could not run".
 #define LW_EXIT_CORRUPT 125   // truncated or corrupt bundle
 #define LW_EXIT_CANNOT_RUN 126  // cannot extract or execute (filesystem, cache, exec)
-#define LW_EXIT_USAGE 2  // a multi-test bundle not told which test to run
+// A multi-test bundle not told which test to run; like argparse's 2, but no
+// test has run when the stem returns it (its message lists the tests).
+#define LW_EXIT_USAGE 2
 
 #endif
