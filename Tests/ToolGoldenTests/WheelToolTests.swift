@@ -19,6 +19,15 @@ import Testing
     return wheel
   }
 
+  /// `make-archive pyz` of a one-line test importing `fake`, plus `args`.
+  static func pyz(in dir: String, _ args: [String]) throws -> ProcessResult {
+    try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
+    try writeText("import fake\n", to: dir + "/main.py")
+    return try run(
+      try Repo.tool("make-archive"), ["pyz", "--sources", "sources.json", "--main", "main", "--output", "t.pyz"] + args,
+      directory: dir)
+  }
+
   @Test(arguments: [
     ("fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "is built for cp312, not the bundled python3.11 (cp311)"),
     ("fake-1.0-cp312-abi3-manylinux_2_17_x86_64.whl", "is built for cp312, not the bundled python3.11 (cp311)"),
@@ -32,12 +41,7 @@ import Testing
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let wheel = try Self.makeWheel(name, in: dir)
     try writeText("[\"\(wheel)\"]", to: dir + "/wheels.json")
-    try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
-    try writeText("import fake\n", to: dir + "/main.py")
-    let pyz = try run(
-      try Repo.tool("make-archive"),
-      ["pyz", "--sources", "sources.json", "--main", "main", "--python", "/usr/bin/python3.11", "--wheel-list",
-       "wheels.json", "--output", "t.pyz"], directory: dir)
+    let pyz = try Self.pyz(in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "wheels.json"])
     #expect(pyz.status == 1, "\(pyz.output)")
     #expect(pyz.stderr.hasPrefix("make-archive pyz: error: \(name) ") && pyz.stderr.contains(message), "\(pyz.stderr)")
     #expect(pyz.stderr.contains("build/fetch-wheels.sh"), "the fix is named: \(pyz.stderr)")
@@ -54,15 +58,10 @@ import Testing
   @Test func aMissingOrUnpinnedWheelSaysHowToGetIt() throws {
     let dir = try makeTemporaryDirectory("wheel-missing")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
-    try writeText("import fake\n", to: dir + "/main.py")
     func pyz(_ wheels: [String], lock: String) throws -> ProcessResult {
       try writeText("[" + wheels.map { "\"\($0)\"" }.joined(separator: ",") + "]", to: dir + "/wheels.json")
       try writeText(lock, to: dir + "/lock")
-      return try run(
-        try Repo.tool("make-archive"),
-        ["pyz", "--sources", "sources.json", "--main", "main", "--wheel-list", "wheels.json", "--wheel-lock", "lock",
-         "--output", "t.pyz"], directory: dir)
+      return try Self.pyz(in: dir, ["--wheel-list", "wheels.json", "--wheel-lock", "lock"])
     }
     let missing = try pyz([dir + "/fake-1.0-py3-none-any.whl"], lock: "")
     #expect(missing.status == 1 && missing.stderr.contains("no such wheel; fetch the pinned wheels with build/fetch-wheels.sh"), "\(missing.stderr)")
@@ -82,12 +81,7 @@ import Testing
     let native = try Self.makeWheel("native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", in: dir, pure: false)
     try writeText("[\"\(pure)\"]", to: dir + "/pure.json")
     try writeText("[\"\(native)\"]", to: dir + "/native.json")
-    try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
-    try writeText("import fake\n", to: dir + "/main.py")
-    let pyz = try run(
-      try Repo.tool("make-archive"),
-      ["pyz", "--sources", "sources.json", "--main", "main", "--python", "/usr/bin/python3.11", "--wheel-list",
-       "pure.json", "--output", "t.pyz", "--depfile", "t.pyz.d"], directory: dir)
+    let pyz = try Self.pyz(in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "pure.json", "--depfile", "t.pyz.d"])
     #expect(pyz.status == 0, "\(pyz.stderr)")
     let names = try ZipContents.read(dir + "/t.pyz").map(\.name)
     #expect(names.contains("fake/__init__.py") && names.contains("fake/__init__.pyc") && names.contains("fake-1.0.dist-info/METADATA"), "\(names)")
