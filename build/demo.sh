@@ -40,11 +40,25 @@ build/fetch-wheels.sh --dest out/wheels
 fetched=$?
 set -e
 if [ "$fetched" = 3 ]; then
-  echo "demo: PyPI is unreachable; the numpy_test demo is skipped"
+  echo "demo: PyPI is unreachable; the numpy_test and mobly_rtc_test demos are skipped"
 else
   [ "$fetched" = 0 ] || { echo "demo: fetching the pinned wheels failed" >&2; exit 1; }
   ninja -C out/demo third_party_cases
   echo "== out/demo/numpy_test  (numpy with its vendored OpenBLAS, PyYAML, portpicker)"
   out/demo/numpy_test
+  # Mobly prints its summary last; its exit status says pass or fail.
+  mobly() {
+    set +e
+    out/demo/mobly_rtc_test "$@" 2>&1 | grep -E "^Test results:"
+    status=${PIPESTATUS[0]}
+    set -e
+    echo "exit status: $status"
+  }
+  echo "== out/demo/mobly_rtc_test  (a real Mobly test: Mobly, PyYAML, psutil, portpicker from wheels)"
+  mobly
+  [ "$status" = 0 ] || { echo "demo: mobly_rtc_test failed" >&2; exit 1; }
+  echo "== out/demo/mobly_rtc_test --force-failure  (must fail with exit status 1)"
+  mobly --force-failure
+  [ "$status" = 1 ] || { echo "demo: expected exit status 1" >&2; exit 1; }
 fi
 echo "demo: OK"
