@@ -14,7 +14,8 @@ extension E2E {
     }
 
     @Test func bundleRunsInARootWithNoPython() throws {
-      let root = try PythonlessRoot(bundles: ["rtc_test": build.bundle])
+      // Not even /dev: the bundle needs nothing but the allowlisted libraries.
+      let root = try PythonlessRoot(bundles: ["rtc_test": build.bundle], devices: false)
       defer { root.remove() }
       #expect(root.pythons().isEmpty)
       #expect(!FileManager.default.fileExists(atPath: root.path + "/usr"))
@@ -196,12 +197,25 @@ extension E2E {
       #expect(r.status == 0)
       // The runtime layer (python/) and the test's own layer have entries of their own.
       let entries = try FileManager.default.contentsOfDirectory(atPath: dir)
-      let runtimeEntry = dir + "/" + (entries.first { $0.hasPrefix("v2-rt-") } ?? "")
-      let testEntry = dir + "/" + (entries.first { $0.hasPrefix("v2-") && !$0.hasPrefix("v2-rt-") } ?? "")
+      let runtimeEntry = dir + "/" + (entries.first { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) } ?? "")
+      let testEntry = dir + "/" + (entries.first { $0.hasPrefix(BundleLayout.cacheKeyPrefix) && !$0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) } ?? "")
       func extracted(_ path: String) -> String { (path.hasPrefix("python/") ? runtimeEntry : testEntry) + "/" + path }
       let stamp = readText(build.out + "/gen/testdata/rtc_test/rtc_test.hermeticity.txt")
       var checked = 0
-      for line in stamp.split(separator: "\n") where line.contains(" => ") && !line.hasPrefix("<stem>") {
+      // What libc dlopens: the unwinder must be in the program's own load list.
+      let unwinder = "dlopen by libc.so.6: \(AllowlistCheck.unwinder) "
+      let preloads = stamp.split(separator: "\n").filter { $0.hasPrefix(unwinder) }
+      #expect(preloads.count == 1, "\(stamp)")
+      for line in preloads {
+        let outcome = line[line.range(of: "=> ")!.upperBound...].components(separatedBy: ", loaded at start by ")
+        #expect(outcome.count == 2, "\(line)")
+        let ldd = try run("ldd", [extracted(outcome.last!)]).stdout
+        let found = ldd.split(separator: "\n").first { $0.contains(AllowlistCheck.unwinder + " => ") }
+          .map { String($0.split(separator: " ")[2]) }
+        #expect(found.map(resolvedPath) == resolvedPath(extracted(outcome[0])), "\(ldd)")
+      }
+      for line in stamp.split(separator: "\n")
+      where line.contains(" => ") && !line.hasPrefix("<stem>") && !line.hasPrefix("dlopen by ") {
         // "python/ext/fidl_codec.so: libfuchsia_controller_internal.so => python/lib/lib..."
         let parts = line.split(separator: " ")
         let elf = String(parts[0].dropLast()), library = String(parts[1]), target = String(parts[3])

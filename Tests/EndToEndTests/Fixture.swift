@@ -84,12 +84,22 @@ final class E2EBuild: Sendable {
 
 /// A root with only the allowlisted libraries, the loader and /proc: no
 /// Python, no /usr. Bundles run in it through a private mount namespace.
+/// With `devices` it also has what every real host has and some programs
+/// need: /dev/null, /dev/urandom (gRPC's core aborts without it) and
+/// /dev/shm (multiprocessing's locks); without, it is barer than any host,
+/// for tests of the library model alone.
 struct PythonlessRoot {
   let path: String
+  let devices: Bool
 
-  init(bundles: [String: String]) throws {
+  init(bundles: [String: String], devices: Bool = true) throws {
     path = try makeTemporaryDirectory("chroot")
+    self.devices = devices
     let fm = FileManager.default
+    if devices {
+      try fm.createDirectory(atPath: path + "/dev/shm", withIntermediateDirectories: true)
+      for node in ["null", "urandom"] { fm.createFile(atPath: path + "/dev/" + node, contents: nil) }
+    }
     let libDir = path + "/lib/x86_64-linux-gnu"
     try fm.createDirectory(atPath: libDir, withIntermediateDirectories: true)
     try fm.createDirectory(atPath: path + "/lib64", withIntermediateDirectories: true)
@@ -126,7 +136,11 @@ struct PythonlessRoot {
   /// Runs `/<bundle> args` inside the root with exactly `env`.
   func run(_ bundle: String, _ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
     let envArgs = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-    let script = "mount -t proc proc \"$1/proc\" && shift && exec env -i \"$@\""
+    let mounts =
+      devices
+      ? " && mount --bind /dev/null \"$1/dev/null\" && mount --bind /dev/urandom \"$1/dev/urandom\""
+        + " && mount -t tmpfs -o mode=1777 tmpfs \"$1/dev/shm\"" : ""
+    let script = "mount -t proc proc \"$1/proc\"" + mounts + " && shift && exec env -i \"$@\""
     return try LacewingTestSupport.run(
       "unshare",
       ["--mount", "--fork", "sh", "-c", script, "sh", path] + envArgs + ["/usr/sbin/chroot", path, "/" + bundle] + args)
