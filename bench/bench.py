@@ -116,7 +116,7 @@ def main():
     def clear_tests():
         # A new test on a machine that already ran another on this runtime.
         for entry in os.listdir(cache) if os.path.isdir(cache) else []:
-            if not entry.startswith("v2-rt-"):
+            if "-rt-" not in entry:
                 shutil.rmtree(os.path.join(cache, entry), ignore_errors=True)
 
     variants = {}

@@ -29,17 +29,17 @@ fi
 if [ -z "$(ls -A "$work/corpus")" ]; then
   seed=$(mktemp -d)
   trap 'rm -rf "$seed"' EXIT
-  mkdir -p "$seed/tree/bin" "$seed/tree/data/nested"
-  printf 'hello\n' > "$seed/tree/data/hello.txt"
+  mkdir -p "$seed/tree/python/bin" "$seed/tree/test" "$seed/tree/data/nested"
+  printf 'hello\n' > "$seed/tree/test/hello.pyz"
   head -c 3000 /usr/share/common-licenses/GPL-3 > "$seed/tree/data/nested/text.txt"
-  printf '#!/bin/sh\n' > "$seed/tree/bin/cat"
+  printf '#!/bin/sh\n' > "$seed/tree/python/bin/cat"
   (cd "$seed/tree" && zip -q -r -9 "$seed/deflate.zip" . && zip -q -r -0 "$seed/store.zip" .)
-  printf '{"formatVersion":1,"interpreter":"bin/cat","entries":[{"path":"bin/cat","kind":"data","mode":493},{"path":"data/hello.txt","kind":"data","mode":420}],"excluded":[]}' > "$seed/m.json"
+  printf '{"formatVersion":1,"interpreter":"python/bin/cat","modulePath":[],"entries":[{"path":"python/bin/cat","kind":"data","mode":493},{"path":"test/hello.pyz","kind":"data","mode":420}],"excluded":[]}' > "$seed/m.json"
   # The stem's own code is not what is fuzzed: a one-byte stand-in keeps seeds small.
   printf 'S' > "$seed/stem"
   for z in deflate store; do
     "$tools/fuse-stub" --stem "$seed/stem" --payload "$seed/$z.zip" --manifest "$seed/m.json" \
-      --main data/hello.txt --env DATA=data --output "$work/corpus/$z"
+      --main test/hello.pyz --env DATA=data --output "$work/corpus/$z"
   done
 fi
 

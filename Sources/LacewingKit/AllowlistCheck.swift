@@ -64,6 +64,60 @@ public struct AllowlistCheck {
     }
   }
 
+  /// glibc's unwinder, which libc.so.6 dlopens by name when a thread ends
+  /// through pthread_exit or pthread_cancel (CPython ends busy daemon
+  /// threads that way at exit) and for backtrace(). No DT_NEEDED shows it;
+  /// a host without it aborts the process ("libgcc_s.so.1 must be installed
+  /// for pthread_exit to work").
+  public static let unwinder = "libgcc_s.so.1"
+
+  /// What else libc.so.6 dlopens, and why a bundle leaves it to the host:
+  /// recorded in the stamp, never a failure.
+  static let hostDlopens = [
+    "NSS modules (getpwnam, getaddrinfo, ...) => host's: files and dns are built into glibc 2.34+, "
+      + "others follow the host's /etc/nsswitch.conf and its libc.so.6",
+    "gconv modules (iconv) => host's, with its libc.so.6; CPython's codecs do not use them",
+  ]
+
+  /// Every dynamically linked program of the runtime layer must load the
+  /// unwinder at start (so libc's dlopen finds it by soname) or take it
+  /// from the host by the allowlist. Returns the stamp lines, or the
+  /// problems.
+  static func checkUnwinder(
+    _ parsed: [(path: String, elf: ELFFile)], resolved: [String: String], allowlist: Set<String>
+  ) -> (lines: [String], problems: [String]) {
+    var lines: [String] = [], problems: [String] = []
+    let what = "dlopen by libc.so.6: \(unwinder) (pthread_exit, pthread_cancel, backtrace)"
+    let programs = parsed.filter { $0.path.hasPrefix(BundleLayout.runtimePrefix) && $0.elf.hasInterpreter && $0.elf.isDynamic }
+    for (program, _) in programs {
+      if allowlist.contains(unwinder) {
+        lines.append("\(what) => allowlisted")
+        continue
+      }
+      // The libraries ld.so maps at start: the program's DT_NEEDED closure.
+      var queue = [program], seen = Set<String>(), loaded: String?
+      while let path = queue.popLast(), loaded == nil {
+        guard seen.insert(path).inserted, let elf = parsed.first(where: { $0.path == path })?.elf else { continue }
+        for name in elf.needed {
+          guard let found = resolved[path + "\u{0}" + name]?.split(separator: " ").first.map(String.init) else { continue }
+          if name == unwinder { loaded = found }
+          queue.append(found)
+        }
+      }
+      if let loaded {
+        lines.append("\(what) => \(loaded), loaded at start by \(program)")
+      } else {
+        problems.append(
+          "\(program): libc.so.6 loads \(unwinder) with dlopen when a thread ends through pthread_exit or pthread_cancel "
+            + "(CPython ends busy daemon threads that way at exit), and nothing loads it at start; a host without it "
+            + "aborts. Fix: put the directory that holds \(unwinder) in the runtime's shared_library_dirs (collect-artifacts "
+            + "then bundles it and makes the interpreter load it), or add it to the allowlist.")
+      }
+    }
+    if !programs.isEmpty { lines += hostDlopens.map { "dlopen by libc.so.6: " + $0 } }
+    return (lines, problems)
+  }
+
   public static func parseAllowlist(_ text: String) -> Set<String> {
     Set(
       text.split(separator: "\n").compactMap { line in
@@ -147,18 +201,24 @@ public struct AllowlistCheck {
           resolutions.append("\(path): \(name) => \(found)")
           continue
         }
-        let bundledAt = bundlePaths.first { FS.basename($0) == name && !$0.hasPrefix("test/") }
+        let bundledAt = bundlePaths.first { FS.basename($0) == name && !$0.hasPrefix(BundleLayout.testDir) }
         problems.append(
           Problem(elf: path, library: name,
                   hostPath: hostLocation(name, source: sources[path], dirs: options.hostLibDirs), bundledAt: bundledAt))
       }
     }
+    let dlopens = checkUnwinder(parsed, resolved: resolved, allowlist: allowlist)
+    resolutions += dlopens.lines
     let report = Report(
       elfCount: elfs.count, problems: problems, maxGlibc: maxGlibc,
       maxCxx: maxCxx.keys.sorted().map { maxCxx[$0]! }, resolutions: resolutions)
+    if !dlopens.problems.isEmpty && problems.isEmpty {
+      throw LacewingError(.hermeticity, "\(options.label): " + dlopens.problems.joined(separator: "\n"))
+    }
     if !problems.isEmpty {
       var message = "\(options.label): \(problems.count) shared-library problem(s) in this bundle:\n"
       for p in problems { message += "  " + p.description + "\n" }
+      for p in dlopens.problems { message += "  " + p + "\n" }
       message += """
           fix: bundle the library (put its directory in the bundle's shared_library_dirs), add it to \(options.allowlistFile) \
         with a comment saying why every host has it, or drop what needs it (exclude_modules for a stdlib module, \

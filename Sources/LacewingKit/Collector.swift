@@ -118,27 +118,33 @@ public struct Collector {
   private mutating func run() throws(LacewingError) -> Result {
     var interpreter: String
     var compiler: String?
+    var modulePath: [String]
     if options.layer == .test {
       guard let path = options.runtimeManifest else {
         throw LacewingError(.badInput, "a test layer needs the runtime layer's manifest (--runtime-manifest)")
       }
       inputs.append(path)
-      interpreter = try BundleManifest.read(path).interpreter
+      let runtime = try BundleManifest.read(path)
+      interpreter = runtime.interpreter
+      modulePath = runtime.modulePath
     } else {
       let runtime = try PythonRuntime(interpreter: options.python)
-      let bin = "python/bin/" + runtime.name
-      let lib = "python/lib"
+      let python = BundleLayout.runtimePrefix
+      let bin = python + "bin/" + runtime.name
+      let lib = python + "lib"
       let stdlib = "\(lib)/\(runtime.name)"
       inputs.append(options.python)
       interpreter = bin
       compiler = runtime.executable
+      modulePath = [stdlib, stdlib + "/lib-dynload"]
 
       try addELF(source: runtime.executable, path: bin, kind: .interpreter, libDir: lib)
-      entries.append(.init(path: bin + "._pth", kind: .config, content: runtime.pthFile))
+      entries.append(.init(path: bin + "._pth", kind: .config, content: PythonRuntime.pthFile(bin: bin, modulePath: modulePath)))
       entries.append(.init(path: stdlib + "/sitecustomize.py", kind: .config, content: PythonRuntime.siteCustomize))
       try walkStdlib(runtime.stdlib, relative: "", into: stdlib)
       try addDynload(runtime.stdlib + "/lib-dynload", into: stdlib + "/lib-dynload", libDir: lib)
       try resolveLibraries(into: lib)
+      try preloadUnwinder(interpreter: bin, libDir: lib)
     }
     if options.layer != .runtime {
       try collectTestLayer(interpreter: interpreter)
@@ -154,7 +160,7 @@ public struct Collector {
         .badInput, "two files would land at \(e.path) in the bundle; rename one (e.g. two tests or data files of one name)")
     }
     let manifest = BundleManifest(
-      interpreter: interpreter, compiler: compiler, entries: entries.sorted { $0.path < $1.path },
+      interpreter: interpreter, compiler: compiler, modulePath: modulePath, entries: entries.sorted { $0.path < $1.path },
       excluded: excluded.sorted { $0.path < $1.path })
     return Result(manifest: manifest, inputs: inputs)
   }
@@ -168,11 +174,12 @@ public struct Collector {
       inputs.append(list)
       extensionPaths += try JSONFile.read([String].self, list, what: "list of extension modules")
     }
+    let libDir = BundleLayout.libDir
     for ext in Set(extensionPaths).sorted() {
-      try addELF(source: ext, path: "ext/" + FS.basename(ext), kind: .extension, libDir: "lib")
+      try addELF(source: ext, path: BundleLayout.extDir + "/" + FS.basename(ext), kind: .extension, libDir: libDir)
     }
     bundledLibraries = [:]
-    try resolveLibraries(into: "lib")
+    try resolveLibraries(into: libDir)
 
     // Wheels with native code, installed as pip would in site/: their
     // RUNPATHs (auditwheel's $ORIGIN/../<pkg>.libs) are kept as they are.
@@ -190,7 +197,7 @@ public struct Collector {
       if wheel.isPure { continue }
       try addNativeWheel(wheel)
     }
-    try resolveLibraries(into: "lib")
+    try resolveLibraries(into: libDir)
 
     var data = options.data
     for list in options.testLists {
@@ -203,10 +210,13 @@ public struct Collector {
         throw LacewingError(.badInput, "data entry '\(pair)' is not SOURCE=DEST")
       }
       let source = String(pair[..<eq]), dest = FS.normalize(String(pair[pair.index(after: eq)...]))
-      guard !dest.isEmpty, !dest.hasPrefix("/"), !dest.hasPrefix(".."), !dest.hasPrefix("python/"), dest != LW_RUNTIME_PACK
+      guard !dest.isEmpty, !dest.hasPrefix("/"), !dest.hasPrefix(".."), !dest.hasPrefix(BundleLayout.runtimePrefix),
+        dest != BundleLayout.runtimePack, !BundleLayout.isReserved(dest)
       else {
         throw LacewingError(
-          .badInput, "data destination '\(dest)' must be a relative path inside the bundle, outside python/ and not \(LW_RUNTIME_PACK)")
+          .badInput,
+          "data destination '\(dest)' must be a relative path inside the bundle, outside \(BundleLayout.runtimePrefix), "
+            + "\(BundleLayout.launcherDir) and \(BundleLayout.runtimeLink), and not \(BundleLayout.runtimePack)")
       }
       guard FS.exists(source) else { throw .unreadable(source, "no such data file") }
       // Tests of one multi-test bundle may share a data file.
@@ -269,10 +279,11 @@ public struct Collector {
   /// libgcc_s and libstdc++ from the host; we bundle those) is bundled in
   /// lib/, and the ELF's RUNPATH gains that directory.
   private mutating func addNativeWheel(_ wheel: Wheel) throws(LacewingError) {
-    let installed = Set(wheel.files.map { "site/" + $0.path })
+    let site = BundleLayout.siteDir + "/"
+    let installed = Set(wheel.files.map { site + $0.path })
     let zip = try ZipReaderHandle(path: wheel.path)
     for file in wheel.files {
-      let path = "site/" + file.path
+      let path = site + file.path
       guard Wheel.isSharedObject(file.path) else {
         entries.append(.init(path: path, kind: .site, source: wheel.path, member: file.member))
         continue
@@ -285,10 +296,11 @@ public struct Collector {
         if bundledLibraries[name] == nil {
           guard let found = options.libDirs.map({ $0 + "/" + name }).first(where: FS.exists) else { continue }
           bundledLibraries[name] = found
-          try addELF(source: found, path: "lib/" + name, kind: .sharedLibrary, libDir: "lib")
+          try addELF(
+            source: found, path: BundleLayout.libDir + "/" + name, kind: .sharedLibrary, libDir: BundleLayout.libDir)
         }
         let own = (elf.runpath.isEmpty ? elf.rpath : elf.runpath).joined(separator: ":")
-        runpath = (own.isEmpty ? "" : own + ":") + Collector.runpath(from: path, to: "lib")
+        runpath = (own.isEmpty ? "" : own + ":") + Collector.runpath(from: path, to: BundleLayout.libDir)
       }
       entries.append(.init(path: path, kind: .site, source: wheel.path, mode: 0o755, runpath: runpath, member: file.member))
     }
@@ -305,6 +317,28 @@ public struct Collector {
         try addELF(source: found, path: "\(libDir)/\(name)", kind: .sharedLibrary, libDir: libDir)
       }
     }
+  }
+
+  /// glibc dlopens libgcc_s.so.1 by name the first time a thread is ended
+  /// by pthread_exit or pthread_cancel (CPython ends daemon threads that way
+  /// at exit) or backtrace() runs; no DT_NEEDED shows it, and a host without
+  /// it aborts the process. Bundled and made a DT_NEEDED of the interpreter,
+  /// it is loaded at start, and glibc's dlopen then finds it by its soname.
+  /// A runtime that allowlists it, or a static one (no ld.so, no dlopen of
+  /// it), is left as it is; one whose lib dirs lack it fails the allowlist check, which
+  /// names the fix.
+  private mutating func preloadUnwinder(interpreter: String, libDir: String) throws(LacewingError) {
+    let unwinder = AllowlistCheck.unwinder
+    guard !options.allowlist.contains(unwinder), let index = entries.firstIndex(where: { $0.path == interpreter }),
+      let source = entries[index].source, try ELFFile(FS.read(source, what: "interpreter"), name: source).isDynamic
+    else { return }
+    if bundledLibraries[unwinder] == nil {
+      guard let found = options.libDirs.map({ $0 + "/" + unwinder }).first(where: FS.exists) else { return }
+      bundledLibraries[unwinder] = found
+      try addELF(source: found, path: "\(libDir)/\(unwinder)", kind: .sharedLibrary, libDir: libDir)
+      try resolveLibraries(into: libDir)
+    }
+    entries[index].preload = [unwinder]
   }
 
   /// The ELF's own RPATH/RUNPATH first (as the loader would), but only where
@@ -361,27 +395,84 @@ struct PythonRuntime {
   /// CPython reads <executable>._pth and takes sys.path from it alone, in
   /// isolated mode: PYTHONPATH, PYTHONHOME, user site and the host's
   /// /usr/lib/python3* cannot reach the bundle, and no environment variable
-  /// is needed (so none leaks into the test's children).
-  var pthFile: String {
-    "../lib/\(name)\n../lib/\(name)/lib-dynload\nimport site\n"
+  /// is needed (so none leaks into the test's children). `modulePath` holds
+  /// bundle paths; the file names them relative to the interpreter.
+  static func pthFile(bin: String, modulePath: [String]) -> String {
+    let up = String(repeating: "../", count: bin.split(separator: "/").count - 1)
+    return modulePath.map { up + $0 + "\n" }.joined() + "import site\n"
   }
 
-  /// The stem passes the test layer's directory as `-X lacewing_root=DIR`
-  /// (an interpreter option, so no environment variable reaches the test's
-  /// children); its ext/ goes on sys.path after the stdlib. A runtime shared
-  /// by several bundles cannot name their directories in its ._pth.
+  /// Runs in every bundled interpreter. Each test runs through a launcher
+  /// of its own (lacewing_format.h) whose ._pth names the test's .pyz, the
+  /// stdlib, ext/ and site/, so a child started with sys.executable imports
+  /// what the test imports; what a ._pth cannot say is done here:
+  /// - site/ holds native wheels installed as pip would: their .pth files
+  ///   run, as site-packages' do (site.addsitedir);
+  /// - the ._pth also means safe_path (-P), which drops sys.path[0], the
+  ///   script's directory (or the current one for -c, -m and stdin) that
+  ///   `python3 helper.py` gives a child: it goes back, unless the command
+  ///   line itself asked for -P or -I (CPython adds a .pyz or directory
+  ///   run as main itself);
+  /// - CPython before 3.11 reads no ._pth on POSIX: the launcher's is read
+  ///   here instead.
   static let siteCustomize = """
-    # Generated by collect-artifacts: puts the test layer's C extensions and
-    # third-party packages on sys.path. The bundle's stem passes the layer
-    # as -X lacewing_root=DIR.
+    # Generated by collect-artifacts (see lacewing_format.h, "Launchers").
     import os, site, sys
-    _root = sys._xoptions.get("lacewing_root")
-    if isinstance(_root, str):
-        if os.path.isdir(os.path.join(_root, "ext")):
-            sys.path.append(os.path.join(_root, "ext"))
-        if os.path.isdir(os.path.join(_root, "site")):
-            site.addsitedir(os.path.join(_root, "site"))
-    del _root
+
+    def _lacewing():
+        if sys.version_info < (3, 11):
+            pth = sys.executable + "._pth"
+            if os.path.isfile(pth):
+                with open(pth) as f:
+                    lines = [l.partition("#")[0].strip() for l in f]
+                base = os.path.dirname(pth)
+                sys.path[:] = [os.path.normpath(os.path.join(base, l)) for l in lines if l and not l.startswith("import ")]
+        for p in list(sys.path):
+            if os.path.basename(p) == \(pythonLiteral(BundleLayout.siteDir)) and os.path.islink(
+                    os.path.join(os.path.dirname(p), \(pythonLiteral(BundleLayout.runtimeLink)))):
+                site.addsitedir(p)
+        if not getattr(sys.flags, "safe_path", False):
+            return  # no ._pth at work: CPython adds sys.path[0] itself
+        args = sys.orig_argv[1:]
+        i = 0
+        while i < len(args):
+            a = args[i]
+            if a == "-" or not a.startswith("-"):
+                if a != "-":
+                    if os.path.isdir(a):
+                        return
+                    try:
+                        import zipimport
+                        zipimport.zipimporter(a)
+                        return
+                    except Exception:
+                        pass
+                    sys.path.insert(0, os.path.dirname(os.path.realpath(a)))
+                    return
+                break
+            if a.startswith("--"):
+                i += 2 if a == "--check-hash-based-pycs" else 1
+                continue
+            for j, c in enumerate(a[1:], 1):
+                if c in "PI":
+                    return
+                if c == "c":
+                    sys.path.insert(0, "")
+                    return
+                if c == "m":
+                    sys.path.insert(0, os.getcwd())
+                    return
+                if c in "XW":
+                    if j == len(a) - 1:
+                        i += 1
+                    break
+            i += 1
+        sys.path.insert(0, "")
+
+    _lacewing()
+    del _lacewing
 
     """
+
+  static func pythonLiteral(_ s: String) -> String { Archiver.pythonLiteral(s) }
 }

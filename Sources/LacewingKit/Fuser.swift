@@ -84,6 +84,31 @@ public enum Fuser {
     }
   }
 
+  /// The ._pth of every launcher (lacewing_format.h), one per test (one for
+  /// a bundle with no test), for a payload holding `names`: the test's
+  /// .pyz, the runtime's `modulePath` and the test layer's ext/ and site/
+  /// where it has them. The stem makes the launchers themselves.
+  public static func launcherFiles(_ config: Config, modulePath: [String], names: Set<String>) throws(LacewingError)
+    -> [ZipMerge.StoredFile]
+  {
+    if let reserved = names.sorted().first(where: BundleLayout.isReserved) {
+      throw LacewingError(
+        .badInput,
+        "\(reserved) is a place of the bundle's own (\(BundleLayout.launcherDir), \(BundleLayout.runtimeLink)); "
+          + "give that file another destination")
+    }
+    let ext = names.contains { $0.hasPrefix(BundleLayout.extDir + "/") }
+    let site = names.contains { $0.hasPrefix(BundleLayout.siteDir + "/") }
+    let pyzs: [String?] = config.main.map { [$0] } ?? (config.tests.isEmpty ? [nil] : config.tests.map(\.path))
+    var files: [ZipMerge.StoredFile] = []
+    for pyz in pyzs {
+      let launcher = try BundleLayout.launcher(interpreter: config.interpreter, pyz: pyz).path
+      let pth = BundleLayout.launcherPth(launcher: launcher, pyz: pyz, modulePath: modulePath, ext: ext, site: site)
+      files.append(.init(path: launcher + "._pth", data: Data(pth.utf8)))
+    }
+    return files
+  }
+
   /// The runtime layer's key: SHA-256 over each runtime entry exactly as
   /// stored (local header, name and compressed bytes), in directory order.
   /// Bundles that copied the same runtime layer get the same key; any

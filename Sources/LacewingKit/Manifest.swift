@@ -23,6 +23,10 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     public var runpath: String?
     /// When `source` is a zip (a wheel): the member to copy.
     public var member: String?
+    /// Libraries make-archive adds to the ELF's DT_NEEDED, so that the
+    /// loader maps them at start: the interpreter preloads what glibc only
+    /// ever dlopens by name (libgcc_s.so.1), which then finds it loaded.
+    public var preload: [String]?
 
     public init(path: String, kind: Kind, source: String? = nil, content: String? = nil, mode: Int = 0o644,
                 runpath: String? = nil, member: String? = nil) {
@@ -46,12 +50,18 @@ public struct BundleManifest: Codable, Equatable, Sendable {
   public var interpreter: String
   /// Runtime whose python compiles the bytecode (the original, unpatched file).
   public var compiler: String?
+  /// The runtime interpreter's sys.path, as directories inside the bundle
+  /// (its ._pth, rebased): the launchers' ._pth files name them too.
+  public var modulePath: [String]
   public var entries: [Entry]
   public var excluded: [Exclusion] = []
 
-  public init(interpreter: String, compiler: String?, entries: [Entry], excluded: [Exclusion] = []) {
+  public init(
+    interpreter: String, compiler: String?, modulePath: [String] = [], entries: [Entry], excluded: [Exclusion] = []
+  ) {
     self.interpreter = interpreter
     self.compiler = compiler
+    self.modulePath = modulePath
     self.entries = entries
     self.excluded = excluded
   }

@@ -230,14 +230,16 @@ public func writeExecutable(_ data: Data, to path: String) throws {
 }
 
 /// An "interpreter" for bundles that test the stem's reader with no Python:
-/// it insists on the option the stem passes CPython before main
-/// (`-X lacewing_root=<test root>`), drops it, and cats the rest.
+/// it insists on being run through a launcher in the test layer (a link
+/// to it outside the runtime's python/, lacewing_format.h) and cats its
+/// arguments.
 public let catInterpreter = """
   #!/bin/sh
-  if [ "$1" = -X ]; then
-    case "$2" in lacewing_root=/*) shift 2; exec cat "$@" ;; esac
-  fi
-  echo "no -X lacewing_root=DIR before main: $*" >&2
+  case "$0" in
+    */python/bin/*) ;;
+    */bin/*) exec cat "$@" ;;
+  esac
+  echo "not run through a launcher: $0" >&2
   exit 99
 
   """

@@ -77,7 +77,7 @@ struct FuseStub: ParsableCommand {
       var pyzFiles = pyzs
       for list in testLists {
         for test in try Collector.TestEntry.readList(list) {
-          config.tests.append((test.name, "test/" + FS.basename(test.pyz)))
+          config.tests.append((test.name, BundleLayout.pyzPath(test.pyz)))
           config.env += test.env.filter { !config.env.contains($0) }
           pyzFiles.append(test.pyz)
         }
@@ -86,11 +86,13 @@ struct FuseStub: ParsableCommand {
       try Fuser.validate(config, against: nil)
       let stemData = try readFile(stem)
       var added: [ZipMerge.StoredFile] = []
-      for pyz in pyzFiles { added.append(.init(path: "test/" + FS.basename(pyz), data: try readFile(pyz))) }
+      for pyz in pyzFiles { added.append(.init(path: BundleLayout.pyzPath(pyz), data: try readFile(pyz))) }
       // The tests' code joins here, stored as it is: editing a test reruns
-      // only its .pyz and this step.
+      // only its .pyz and this step. So do the launchers' ._pth files.
       var payloadData = try readFile(payload)
-      if !added.isEmpty { payloadData = try ZipMerge.merge([(payload, payloadData)], adding: added) }
+      added += try Fuser.launcherFiles(
+        config, modulePath: m.modulePath, names: Set(try ZipIndex.entries(payloadData).map(\.name)))
+      payloadData = try ZipMerge.merge([(payload, payloadData)], adding: added)
       if sharedRuntime { config.runtime = try Fuser.runtimeDigest(payloadData) }
       let packed = try runtimeIndex.map { path throws(LacewingError) in try Archiver.PackedFile.readList(path) } ?? []
       var names = Set(try ZipIndex.entries(payloadData).map(\.name))

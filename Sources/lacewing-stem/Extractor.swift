@@ -1,9 +1,10 @@
 import StemSupport
 
 /// Writes every entry of a payload below `root`, a fresh directory private to
-/// this process. Files are created with O_EXCL | O_NOFOLLOW and the stem never
-/// creates a symlink, so nothing can be written outside `root`, and a duplicate
-/// name is an error instead of a silent overwrite.
+/// this process. Files are created with O_EXCL | O_NOFOLLOW and the
+/// extractor never creates a symlink (the stem makes the launchers' fixed
+/// links only after it), so nothing can be written outside `root`, and a
+/// duplicate name is an error instead of a silent overwrite.
 struct Extractor {
   /// Which entries to write (lacewing_format.h: the runtime layer is python/).
   enum Layer {

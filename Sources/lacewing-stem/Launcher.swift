@@ -60,10 +60,10 @@ struct Launcher {
     if let mode = getenvString("LACEWING_EXTRACT"), same(mode, "temp") { try runTemporary() }
     if let cacheRoot = cacheRoot() {
       do throws(StemFailure) {
-        let (runtime, test) = try cachedEntries(in: cacheRoot)
+        let test = try cachedEntry(in: cacheRoot)
         // exec only returns on failure; a noexec cache mount is the usual
         // cause, and a private temp dir may still work: fall back silently.
-        _ = execInterpreter(runtime: runtime, test: test)
+        _ = execInterpreter(test: test)
       } catch {
         // A corrupt bundle stays corrupt wherever it is extracted; anything
         // else (read-only or full cache, foreign owner) may work in temp.
@@ -77,20 +77,23 @@ struct Launcher {
   /// exit status are the interpreter's own with nothing in between. With a
   /// runtime digest in the config the runtime layer has an entry of its own,
   /// which every bundle on that runtime shares: a second test extracts only
-  /// its own files. Returns the runtime's root and the test's.
-  private func cachedEntries(in cacheRoot: CPath) throws(StemFailure) -> (CPath, CPath) {
+  /// its own files. Returns the test's root, which links to the runtime's.
+  private func cachedEntry(in cacheRoot: CPath) throws(StemFailure) -> CPath {
     let version = "v\(LW_FORMAT_VERSION)-"
     let key = version + withUnsafeBytes(of: bundle.trailer.digest) { hex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
     guard let runtime = bundle.config.runtime else {
-      let entry = try cachedEntry(in: cacheRoot, key: key, layer: .all)
-      return (entry, entry)
+      return try cachedEntry(in: cacheRoot, key: key, layer: .all, runtimeLink: ".")
     }
-    let runtimeKey = version + "rt-" + String(runtime[..<runtime.utf8.index(runtime.utf8.startIndex, offsetBy: 32)])
-    let runtimeEntry = try cachedEntry(in: cacheRoot, key: runtimeKey, layer: .runtime)
-    return (runtimeEntry, try cachedEntry(in: cacheRoot, key: key, layer: .test))
+    let runtimeKey =
+      version + LW_CACHE_RUNTIME_TAG + String(runtime[..<runtime.utf8.index(runtime.utf8.startIndex, offsetBy: 32)])
+    _ = try cachedEntry(in: cacheRoot, key: runtimeKey, layer: .runtime, runtimeLink: nil)
+    // Sibling entries: the link stays right if the cache directory moves.
+    return try cachedEntry(in: cacheRoot, key: key, layer: .test, runtimeLink: "../" + runtimeKey)
   }
 
-  private func cachedEntry(in cacheRoot: CPath, key: String, layer: Extractor.Layer) throws(StemFailure) -> CPath {
+  private func cachedEntry(in cacheRoot: CPath, key: String, layer: Extractor.Layer, runtimeLink: String?)
+    throws(StemFailure) -> CPath
+  {
     let entry = cacheRoot.appending(key)
     var st = stat()
     // A warm start is this one stat: an entry only ever appears by rename of
@@ -106,7 +109,7 @@ struct Launcher {
     // Only the cold path pays for this scan; a warm start never gets here.
     removeOrphans(in: cacheRoot, prefix: ".work-")
     var work = cacheRoot.appending(".work-\(getpid())-XXXXXX")
-    try extract(into: &work, layer: layer)
+    try extract(into: &work, layer: layer, runtimeLink: runtimeLink)
     if work.withCString({ w in entry.withCString { rename(w, $0) } }) != 0 {
       let err = lw_errno()
       _ = work.withCString { lw_remove_tree($0) }
@@ -124,7 +127,7 @@ struct Launcher {
     // it (PR_SET_PDEATHSIG), so a dir whose stem is gone is safe to remove.
     removeOrphans(in: tmp, prefix: "lacewing-")
     var dir = tmp.appending("lacewing-\(getpid())-XXXXXX")
-    try extract(into: &dir)
+    try extract(into: &dir, runtimeLink: ".")
     let parent = getpid()
     let child = fork()
     if child < 0 {
@@ -135,7 +138,7 @@ struct Launcher {
       // If the stem is SIGKILLed the test must not outlive it.
       _ = lw_set_parent_death_signal(SIGKILL)
       if getppid() != parent { _exit(Int32(LW_EXIT_CANNOT_RUN)) }
-      let err = execInterpreter(runtime: dir, test: dir)
+      let err = execInterpreter(test: dir)
       let hint = err == EACCES || err == EPERM ? " (is \(tmp.string) mounted noexec? point TMPDIR or LACEWING_CACHE_DIR elsewhere)" : ""
       printError("cannot execute the bundled interpreter in \(dir.string): \(errnoText(err))" + hint)
       _exit(Int32(LW_EXIT_CANNOT_RUN))
@@ -162,7 +165,12 @@ struct Launcher {
     exit(128 + signal)
   }
 
-  private func extract(into dirTemplate: inout CPath, layer: Extractor.Layer = .all) throws(StemFailure) {
+  /// Extracts `layer` into a fresh directory made from `dirTemplate`; with a
+  /// `runtimeLink` (the runtime root, relative to it), a test layer's
+  /// launchers too, before anyone can see the directory.
+  private func extract(into dirTemplate: inout CPath, layer: Extractor.Layer = .all, runtimeLink: String?)
+    throws(StemFailure)
+  {
     let began = monotonicNanos()
     var bytes = dirTemplate.bytes
     guard bytes.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
@@ -175,6 +183,7 @@ struct Launcher {
     do throws(StemFailure) {
       zip = try bundle.zip()
       files = try Extractor(zip: zip, root: dirTemplate, sizeLimit: limit, layer: layer).extractAll()
+      if let runtimeLink { try makeLaunchers(in: dirTemplate, runtimeLink: runtimeLink) }
     } catch {
       _ = dirTemplate.withCString { lw_remove_tree($0) }
       throw error
@@ -190,6 +199,49 @@ struct Launcher {
         close(fd)
       }
     }
+  }
+
+  /// The symlinks of lacewing_format.h's "Launchers": the runtime link and
+  /// one interpreter path per test, whose ._pth files are already there.
+  /// The directory is fresh and private, and only these fixed names are
+  /// made links, so nothing is ever written through one.
+  private func makeLaunchers(in root: CPath, runtimeLink: String) throws(StemFailure) {
+    let link = root.appending(LW_RUNTIME_LINK)
+    guard runtimeLink.withCString({ t in link.withCString { symlink(t, $0) } }) == 0 else {
+      throw .system("cannot create the runtime link", link)
+    }
+    var pyzs: [String?] = []
+    if let main = bundle.config.main { pyzs.append(main) }
+    for test in bundle.config.tests { pyzs.append(test.path) }
+    if pyzs.isEmpty { pyzs.append(nil) }
+    for pyz in pyzs {
+      let (path, target) = try launcher(for: pyz)
+      var dir = root
+      var start = path.utf8.startIndex
+      for i in path.utf8.indices where path.utf8[i] == 0x2F {
+        dir = dir.appending(String(path[start..<i]))
+        start = path.utf8.index(after: i)
+        if dir.withCString({ mkdir($0, 0o700) }) != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", dir) }
+      }
+      let file = root.appending(path)
+      guard target.withCString({ t in file.withCString { symlink(t, $0) } }) == 0 else {
+        throw .system("cannot create the launcher", file)
+      }
+    }
+  }
+
+  /// lacewing_format.h's one rule for where the test at `pyz` (nil: no
+  /// test) gets its launcher, and what that links to.
+  private func launcher(for pyz: String?) throws(StemFailure) -> (path: String, target: String) {
+    var path = [CChar](repeating: 0, count: 4096)
+    var target = [CChar](repeating: 0, count: 4096)
+    let rc = bundle.config.interpreter.withCString { interpreter in
+      guard let pyz else { return lw_launcher(interpreter, nil, &path, path.count, &target, target.count) }
+      return pyz.withCString { lw_launcher(interpreter, $0, &path, path.count, &target, target.count) }
+    }
+    guard rc == 0 else { throw .corrupt("the config names a test at \(pyz ?? "") that cannot have a launcher") }
+    return (path.withUnsafeBufferPointer { String(cString: $0.baseAddress!) },
+            target.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
   }
 
   /// Removes `<dir>/<prefix><pid>-*` directories of ours whose stem process
@@ -227,19 +279,14 @@ struct Launcher {
     return nil
   }
 
-  /// Replaces this process with the interpreter. Returns errno if exec fails.
-  /// `-X lacewing_root` tells the runtime's sitecustomize where the test
-  /// layer is (its ext/ joins sys.path): an interpreter option, not an
-  /// environment variable, so the test's children never see it.
-  private func execInterpreter(runtime: CPath, test: CPath) -> Int32 {
-    let interpreter = runtime.appending(bundle.config.interpreter)
+  /// Replaces this process with the test's launcher (lacewing_format.h):
+  /// sys.executable is then that path, whose ._pth gives the test and its
+  /// children the same sys.path. Returns errno if exec fails.
+  private func execInterpreter(test: CPath) -> Int32 {
+    guard let launcherPath = try? launcher(for: main).path else { return ENOEXEC }
+    let interpreter = test.appending(launcherPath)
     var argv: [UnsafeMutablePointer<CChar>?] = [interpreter.withCString { strdup($0) }]
     for arg in bundle.config.arguments { argv.append(CPath(arg).withCString { strdup($0) }) }
-    argv.append(strdup("-X"))
-    var rootOption: [CChar] = []
-    for b in "lacewing_root=".utf8 { rootOption.append(CChar(bitPattern: b)) }
-    rootOption.append(contentsOf: test.bytes)  // with its NUL
-    argv.append(rootOption.withUnsafeBufferPointer { strdup($0.baseAddress!) })
     if let main { argv.append(test.appending(main).withCString { strdup($0) }) }
     let callerArgv = lw_argv()
     let argc = Int(lw_argc())

@@ -94,10 +94,11 @@ extension E2E {
       let probe = try run(build.out + "/stem_probe", ["exit", "3"], environment: env)
       #expect(probe.status == 3, "\(probe.output)")
       let second = readText(log).split(separator: "\n").dropFirst(first.count)
-      // A second test on the same runtime extracts only its own .pyz.
-      #expect(second.count == 1 && second.first?.contains(" entries=1 ") == true, "\(second)")
+      // A second test on the same runtime extracts only its own .pyz and
+      // its launcher's ._pth.
+      #expect(second.count == 1 && second.first?.contains(" entries=2 ") == true, "\(second)")
       let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").sorted()
-      #expect(entries.filter { $0.hasPrefix("v2-rt-") } == ["v2-rt-" + key.prefix(32)], "\(entries)")
+      #expect(entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) } == [BundleLayout.runtimeCacheKeyPrefix + key.prefix(32)], "\(entries)")
       #expect(entries.count == 3, "\(entries)")
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LacewingKit
 import LacewingTestSupport
 import Testing
 
@@ -133,13 +134,13 @@ extension E2E {
       #expect(results.allSatisfy { $0.status == 0 }, "\(results)")
       // One runtime entry and one for the test, whoever published them.
       let entries = cacheContents()
-      #expect(entries.count == 2 && entries.filter { $0.hasPrefix("v2-rt-") }.count == 1, "\(entries)")
+      #expect(entries.count == 2 && entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }.count == 1, "\(entries)")
     }
 
     @Test func sigkillDuringExtractionNeverLeavesAnythingTrusted() throws {
       defer { try? FileManager.default.removeItem(atPath: dir) }
       for trial in 0..<20 {
-        for entry in cacheContents() where entry.hasPrefix("v2-") {
+        for entry in cacheContents() where entry.hasPrefix(BundleLayout.cacheKeyPrefix) {
           try FileManager.default.removeItem(atPath: dir + "/cache/" + entry)
         }
         let p = try Spawned(probe, ["exit", "0"], environment: env("cache"))
@@ -149,7 +150,7 @@ extension E2E {
         let next = try run(probe, ["exit", "7"], environment: env("cache"))
         #expect(next.status == 7, "trial \(trial): \(next.stderr)")
         let entries = cacheContents()
-        #expect(entries.count == 2 && entries.filter { $0.hasPrefix("v2-rt-") }.count == 1, "trial \(trial): \(entries)")
+        #expect(entries.count == 2 && entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }.count == 1, "trial \(trial): \(entries)")
       }
     }
 
@@ -221,7 +222,7 @@ extension E2E {
         var st = stat()
         #expect(stat(made, &st) == 0 && st.st_mode & 0o777 == 0o700, "\(made) is \(String(st.st_mode & 0o777, radix: 8))")
       }
-      #expect(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains { $0.hasPrefix("v2-rt-") })
+      #expect(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) })
     }
 
     @Test func aCacheRootOwnedBySomeoneElseIsRefused() throws {

@@ -119,6 +119,55 @@ extension E2E {
       #expect(unbundled.status == 0 && unbundled.output.contains("Failed 0, Passed 4"), "\(unbundled.output.suffix(2000))")
     }
 
+    /// A child started with sys.executable imports the test's native wheels
+    /// (PyYAML, from site/), pure ones (portpicker, in the .pyz) and the
+    /// test's own modules, in both extraction modes, alone and in a
+    /// multi-test bundle, with no environment variable set for it.
+    @Test func childrenImportTheTestsWheels() throws {
+      let r = try build.ninja(["testdata/stem_probe:wheel_probe", "testdata/suite:wheel_suite"])
+      #expect(r.status == 0, "\(r.output.suffix(3000))")
+      let root = try PythonlessRoot(bundles: [
+        "wheel_probe": build.out + "/wheel_probe", "wheel_suite": build.out + "/wheel_suite",
+      ])
+      defer { root.remove() }
+      let expected = [
+        "-c import yaml": 0, "-c import _yaml": 0, "-c import portpicker": 0, "-c import psutil": 0,
+        "-c import stem_probe": 0, "-m stem_probe": 7,
+      ]
+      let modules = ["yaml", "_yaml", "portpicker", "psutil", "stem_probe"]
+      for mode in ["cache", "temp"] {
+        let env = ["LACEWING_CACHE_DIR": "/cache", "LACEWING_EXTRACT": mode, "TMPDIR": "/tmp"]
+        let single = try root.run("wheel_probe", ["children"] + modules, env: env)
+        #expect(childStatuses(single) == expected, "\(mode): \(single.output)")
+        let multi = try root.run("wheel_suite", ["wheel_probe", "children"] + modules, env: env)
+        #expect(childStatuses(multi) == expected, "\(mode): \(multi.output)")
+      }
+    }
+
+    /// Mobly leaves threads behind at exit; on a host without libgcc_s that
+    /// aborted the run after Mobly's summary, more often on a busy machine.
+    /// With every core kept busy, every run passes.
+    @Test func aMoblyTestPassesEveryTimeBesideACPUHog() throws {
+      let r = try build.ninja(["testdata/mobly_rtc_test"])
+      #expect(r.status == 0, "\(r.output.suffix(3000))")
+      let root = try PythonlessRoot(bundles: ["mobly_rtc_test": build.out + "/mobly_rtc_test"])
+      defer { root.remove() }
+      let hogs = try (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map { _ in
+        try Spawned("/bin/sh", ["-c", "while :; do :; done"], stdout: .null)
+      }
+      defer {
+        for hog in hogs {
+          hog.signal(SIGKILL)
+          _ = hog.wait()
+        }
+      }
+      for trial in 1...10 {
+        let run = try root.run("mobly_rtc_test", [], env: ["LACEWING_CACHE_DIR": "/cache", "TMPDIR": "/tmp"])
+        #expect(run.status == 0 && run.signal == nil, "run \(trial): \(run.output.suffix(2000))")
+        #expect(run.output.contains("Error 0, Executed 4, Failed 0, Passed 4"), "run \(trial): \(run.output.suffix(2000))")
+      }
+    }
+
     @Test func editingAWheelPinRerunsExactlyItsDependents() throws {
       #expect(try build.ninja(["testdata/numpy_test"]).status == 0)
       #expect(try build.ninja().stdout.contains("ninja: no work to do."))

@@ -68,6 +68,48 @@ import Testing
     }
   }
 
+  /// glibc dlopens libgcc_s.so.1 when a thread ends through pthread_exit:
+  /// a runtime's program must load it at start (bundled, as DT_NEEDED
+  /// through its RUNPATH, which make-archive's `preload` adds) or take it
+  /// from the host by the allowlist; else the check fails naming the fix.
+  @Test(arguments: ["missing", "preloaded", "allowlisted"])
+  func theRuntimesProgramMustLoadTheUnwinderGlibcDlopens(how: String) throws {
+    let dir = try makeTemporaryDirectory("elf-unwinder")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try writeText("int main(void) { return 0; }\n", to: dir + "/prog.c")
+    let cc = try run("gcc", ["-o", dir + "/prog", dir + "/prog.c"])
+    guard cc.status == 0 else { throw TestSetupError("gcc: \(cc.stderr)") }
+    let bin = "python/bin/prog", lib = "python/lib/" + AllowlistCheck.unwinder
+    var entries: [BundleManifest.Entry] = [.init(path: bin, kind: .interpreter, source: dir + "/prog", mode: 0o755, runpath: "$ORIGIN/../lib")]
+    if how == "preloaded" {
+      entries[0].preload = [AllowlistCheck.unwinder]
+      entries.append(.init(path: lib, kind: .sharedLibrary, source: "/lib/x86_64-linux-gnu/" + AllowlistCheck.unwinder, mode: 0o755, runpath: "$ORIGIN"))
+    }
+    try BundleManifest(interpreter: bin, compiler: nil, entries: entries).encoded().write(to: URL(fileURLWithPath: dir + "/m.json"))
+    let archive = try run(
+      try Repo.tool("make-archive"), ["payload", "--manifest", dir + "/m.json", "--no-bytecode", "--output", dir + "/p.zip"])
+    #expect(archive.status == 0, "\(archive.stderr)")
+    let allowlist = readText(Repo.root + "/gn_templates/default_allowlist.txt") + (how == "allowlisted" ? AllowlistCheck.unwinder + "\n" : "")
+    try writeText(allowlist, to: dir + "/allow.txt")
+    let check = try run(
+      try Repo.tool("ldd-allowlist-check"),
+      ["--label", "//t:rt", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+       dir + "/allow.txt", "--output", dir + "/stamp.txt"])
+    let what = "dlopen by libc.so.6: libgcc_s.so.1 (pthread_exit, pthread_cancel, backtrace) => "
+    switch how {
+    case "missing":
+      #expect(check.status == 1, "\(check.output)")
+      #expect(check.stderr.contains("python/bin/prog: libc.so.6 loads libgcc_s.so.1 with dlopen"), "\(check.stderr)")
+      #expect(check.stderr.contains("shared_library_dirs") && check.stderr.contains("allowlist"), "\(check.stderr)")
+    case "preloaded":
+      #expect(check.status == 0, "\(check.stderr)")
+      #expect(readText(dir + "/stamp.txt").contains(what + lib + ", loaded at start by " + bin), "\(readText(dir + "/stamp.txt"))")
+    default:
+      #expect(check.status == 0, "\(check.stderr)")
+      #expect(readText(dir + "/stamp.txt").contains(what + "allowlisted"), "\(readText(dir + "/stamp.txt"))")
+    }
+  }
+
   @Test func debugInfoIsStrippedByDefaultAndRunpathSet() throws {
     let dir = try makeTemporaryDirectory("elf")
     defer { try? FileManager.default.removeItem(atPath: dir) }

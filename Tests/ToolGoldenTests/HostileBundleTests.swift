@@ -32,13 +32,12 @@ import Testing
 
   static func fuse(_ payload: String, to bundle: String, in dir: String) throws {
     let m = BundleManifest(
-      interpreter: "bin/cat", compiler: nil,
-      entries: [.init(path: "bin/cat", kind: .data), .init(path: "data/hello.txt", kind: .data)])
+      interpreter: cat.name, compiler: nil, entries: [.init(path: cat.name, kind: .data), .init(path: hello.name, kind: .data)])
     try m.encoded().write(to: URL(fileURLWithPath: dir + "/m.json"))
     let r = try run(
       try Repo.tool("fuse-stub"),
       ["--stem", try Repo.tool("lacewing-stem"), "--payload", payload, "--manifest", dir + "/m.json", "--main",
-       "data/hello.txt", "--output", bundle])
+       hello.name, "--output", bundle])
     guard r.status == 0 else { throw TestSetupError("fuse-stub failed: \(r.stderr)") }
   }
 
@@ -58,8 +57,9 @@ import Testing
     return (r, left.sorted())
   }
 
-  static let cat = (name: "bin/cat", data: "", mode: 0o100755)
-  static let hello = (name: "data/hello.txt", data: "hello\n", mode: 0o100644)
+  /// The runtime's "interpreter" and the test's "main", a text file it prints.
+  static let cat = (name: "python/bin/cat", data: "", mode: 0o100755)
+  static let hello = (name: "test/hello.pyz", data: "hello\n", mode: 0o100644)
 
   @Test(arguments: [
     ("../evil.txt", 0o100644),
@@ -89,8 +89,7 @@ import Testing
   func hostilePacksAreRefused(kind: String) throws {
     let dir = try makeTemporaryDirectory("hostile-pack")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let cat = (name: "python/bin/cat", data: "", mode: 0o100755)
-    var inner: [(name: String, data: String, mode: Int)] = [cat]
+    var inner: [(name: String, data: String, mode: Int)] = [Self.cat]
     switch kind {
     case "outside": inner.append(("evil.txt", "evil\n", 0o100644))
     case "traversal": inner.append(("python/../../evil.txt", "evil\n", 0o100644))
@@ -138,7 +137,7 @@ import Testing
     let dir = try makeTemporaryDirectory("hostile-digest")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello])
-    let config = Fuser.Config(interpreter: "bin/cat", main: "data/hello.txt", runtime: digest)
+    let config = Fuser.Config(interpreter: Self.cat.name, main: Self.hello.name, runtime: digest)
     let bundle = try Fuser.fuse(stem: try readFile(try Repo.tool("lacewing-stem")), payload: try readFile(dir + "/p.zip"), config: config)
     try writeExecutable(bundle, to: dir + "/bundle")
     let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
@@ -155,7 +154,10 @@ import Testing
     let dir = try makeTemporaryDirectory("hostile")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello, (Self.hello.name, "second\n", 0o100644)])
-    try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
+    // fuse-stub refuses such a payload itself; a hostile writer fuses its own.
+    let config = Fuser.Config(interpreter: Self.cat.name, main: Self.hello.name)
+    let bundle = try Fuser.fuse(stem: try readFile(try Repo.tool("lacewing-stem")), payload: try readFile(dir + "/p.zip"), config: config)
+    try writeExecutable(bundle, to: dir + "/bundle")
     let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
     #expect(r.status == 125 && r.stderr.contains("appears twice"), "\(r.stderr)")
     #expect(left == ["cache", "tmp"], "\(left)")
@@ -167,7 +169,7 @@ import Testing
     try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello])
     // Make hello.txt's central-directory entry claim ~3 GB uncompressed.
     var zip = try readFile(dir + "/p.zip")
-    let name = Data("data/hello.txt".utf8)
+    let name = Data(Self.hello.name.utf8)
     var i = 0
     while i + 46 < zip.count {
       if zip[i] == 0x50, zip[i + 1] == 0x4B, zip[i + 2] == 1, zip[i + 3] == 2,
@@ -200,9 +202,8 @@ import Testing
   @Test func everyTruncationAndTrailingFlipOfASmallBundle() throws {
     let dir = try makeTemporaryDirectory("hostile")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try FileManager.default.createDirectory(atPath: dir + "/tree/bin", withIntermediateDirectories: true)
-    try writeCatInterpreter(to: dir + "/tree/bin/cat")
-    try writeText("hello\n", to: dir + "/tree/data/hello.txt")
+    try writeCatInterpreter(to: dir + "/tree/" + Self.cat.name)
+    try writeText("hello\n", to: dir + "/tree/" + Self.hello.name)
     _ = try run("zip", ["-q", "-r", "-9", dir + "/p.zip", "."], directory: dir + "/tree")
     try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
     let good = try readFile(dir + "/bundle")
@@ -218,9 +219,9 @@ import Testing
     // the stem's own code (the kernel refuses a truncated ELF before the
     // stem runs).
     try FileManager.default.createDirectory(atPath: dir + "/small", withIntermediateDirectories: true)
-    try writeText("hello\n", to: dir + "/small/data/hello.txt")
+    try writeText("hello\n", to: dir + "/small/" + Self.hello.name)
     try writeText(String(repeating: "more text ", count: 50), to: dir + "/small/data/more.txt")
-    try writeCatInterpreter(to: dir + "/small/bin/cat")
+    try writeCatInterpreter(to: dir + "/small/" + Self.cat.name)
     _ = try run("zip", ["-q", "-r", dir + "/small.zip", "."], directory: dir + "/small")
     try Self.fuse(dir + "/small.zip", to: dir + "/small-bundle", in: dir)
     let small = try readFile(dir + "/small-bundle")

@@ -6,6 +6,12 @@
     stem_probe child-env         a child started with sys.executable prints
                                  its environment as JSON
     stem_probe where             print cwd, argv[1:] and stdin as JSON
+    stem_probe children MOD...   start children as tests start helpers, with
+                                 sys.executable: `-c "import MOD"` for each
+                                 MOD, and `-m stem_probe exit 7`; print each
+                                 one's exit status (and stderr) as JSON
+    stem_probe threads           leave busy daemon threads running at exit
+    stem_probe path              print sys.executable and sys.path as JSON
 """
 import json
 import os
@@ -34,6 +40,31 @@ def main(argv):
         code = "import json, os; print(json.dumps(dict(os.environ), sort_keys=True))"
         out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
         sys.stdout.write(out.stdout)
+        return
+    if command == "children":
+        results = {}
+        forms = [[sys.executable, "-c", f"import {m}"] for m in argv[1:]]
+        forms.append([sys.executable, "-m", "stem_probe", "exit", "7"])
+        for form in forms:
+            r = subprocess.run(form, capture_output=True, text=True)
+            results[" ".join(form[1:3])] = [r.returncode, r.stderr.strip().splitlines()[-1:]]
+        print(json.dumps(results, sort_keys=True))
+        return
+    if command == "threads":
+        # CPython ends threads still running at exit with pthread_exit, for
+        # which glibc dlopens libgcc_s.so.1.
+        import threading
+
+        def spin():
+            while True:
+                sum(range(1000))
+
+        for _ in range(4):
+            threading.Thread(target=spin, daemon=True).start()
+        time.sleep(0.05)
+        return
+    if command == "path":
+        print(json.dumps({"executable": [sys.executable], "path": sys.path}))
         return
     if command == "where":
         print(json.dumps({"cwd": os.getcwd(), "argv": argv[1:], "stdin": sys.stdin.read()}))

@@ -9,11 +9,12 @@
 #ifndef LACEWING_FORMAT_H
 #define LACEWING_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 // Bumped whenever the trailer, the config or the extraction layout changes;
 // part of the cache key so two formats never share a cache entry.
-#define LW_FORMAT_VERSION 2u
+#define LW_FORMAT_VERSION 3u
 
 // The last 8 bytes of every bundle.
 #define LW_TRAILER_MAGIC "LWBNDL\r\n"
@@ -57,7 +58,7 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 // shared by every bundle on that runtime, and the test layer into the
 // bundle's entry; without it, or in temp mode, both share one directory.
 // The stem runs
-//   <runtime root>/<interpreter> <arg>... -X lacewing_root=<test root> <test root>/<main> <argv[1:]>
+//   <test root>/<launcher> <arg>... <test root>/<main> <argv[1:]>
 // "main" is optional: without it (a runtime-only bundle) the caller's
 // argv[1:] follows the interpreter's arguments, e.g. `bundle other.pyz`.
 // "test" entries ("NAME=test/NAME.pyz", repeatable) make a multi-test
@@ -65,6 +66,21 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 // bundle), else argv[1]; `bundle --list` prints the names.
 // An env value is a path relative to the test root; the stem makes it
 // absolute.
+//
+// Launchers: every test runs through an interpreter path of its own in the
+// test layer, so that sys.executable is that path and a child started with
+// it imports exactly what the test imports. After extracting the test layer
+// the stem creates two kinds of symlink in it (nothing else ever is one):
+//   LW_RUNTIME_LINK -> the runtime layer's root ("../v2-rt-..." when the
+//                      runtime has a cache entry of its own, else ".")
+//   LW_LAUNCHER_DIR NAME "/" <interpreter's file name>
+//                   -> "../../" LW_RUNTIME_LINK "/" <interpreter>
+// for each test "test/NAME.pyz" (main, or every "test" entry); a bundle
+// with neither gets LW_LAUNCHER_DIR <interpreter's file name> ->
+// "../" LW_RUNTIME_LINK "/" <interpreter>. fuse-stub writes each launcher's
+// "._pth" next to it (CPython reads <executable>._pth before the real
+// executable's): the test's .pyz, the runtime's stdlib through the runtime
+// link, and the test layer's LW_EXT_DIR and LW_SITE_DIR.
 #define LW_CONFIG_INTERPRETER "interpreter"
 #define LW_CONFIG_ARG "arg"
 #define LW_CONFIG_MAIN "main"
@@ -73,6 +89,25 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 #define LW_CONFIG_TEST "test"
 #define LW_CONFIG_MAX_SIZE 65536u
 #define LW_RUNTIME_PREFIX "python/"
+// The test layer's fixed places (see Launchers above).
+#define LW_TEST_DIR "test/"       // the tests' .pyz files
+#define LW_EXT_DIR "ext"          // the tests' C extensions, on sys.path
+#define LW_LIB_DIR "lib"          // the shared libraries those need
+#define LW_SITE_DIR "site"        // native wheels, installed as pip would
+#define LW_LAUNCHER_DIR "bin/"    // the launchers and their ._pth files
+#define LW_RUNTIME_LINK "runtime"
+
+// Cache entries are named "v<LW_FORMAT_VERSION>-<hex>", a runtime layer's
+// "v<LW_FORMAT_VERSION>-" LW_CACHE_RUNTIME_TAG "<hex>".
+#define LW_CACHE_RUNTIME_TAG "rt-"
+
+// The launcher of the test whose .pyz is at `pyz` ("test/NAME.pyz"; NULL in
+// a bundle with no test) for the runtime interpreter `interpreter`: writes
+// its path in the test layer to `path` and its symlink target to `target`.
+// The one implementation of the rule above, for fuse-stub and the stem.
+// Returns 0, or -1 when `pyz` is not of that form or a buffer is too small.
+int lw_launcher(const char *interpreter, const char *pyz, char *path, size_t path_size, char *target,
+                size_t target_size);
 // A packed runtime layer: one entry of this name, compressed with method 95
 // (XZ, one .xz stream), holding a zip of stored entries, all under
 // LW_RUNTIME_PREFIX. Solid compression makes the layer about 28% smaller
