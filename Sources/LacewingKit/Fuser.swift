@@ -153,7 +153,8 @@ public enum Fuser {
     trailer.config_size = UInt64(configData.count)
     trailer.index_offset = UInt64(indexOffset)
     trailer.index_crc32 = CRC32.checksum(payload[(payload.startIndex + indexOffset)...])
-    withUnsafeMutableBytes(of: &trailer.digest) { $0.copyBytes(from: digest.finalize()) }
+    let hash = digest.finalize()
+    withUnsafeMutableBytes(of: &trailer.digest) { $0.copyBytes(from: hash) }
     trailer.format_version = LW_FORMAT_VERSION
     trailer.trailer_size = LW_TRAILER_SIZE
     trailer.config_crc32 = CRC32.checksum(configData)

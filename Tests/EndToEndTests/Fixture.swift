@@ -98,7 +98,9 @@ struct PythonlessRoot {
     let fm = FileManager.default
     if devices {
       try fm.createDirectory(atPath: path + "/dev/shm", withIntermediateDirectories: true)
-      for node in ["null", "urandom"] { fm.createFile(atPath: path + "/dev/" + node, contents: nil) }
+      for node in ["null", "urandom"] where !fm.createFile(atPath: path + "/dev/" + node, contents: nil) {
+        throw TestSetupError("cannot create the mount point \(path)/dev/\(node)")
+      }
     }
     let libDir = path + "/lib/x86_64-linux-gnu"
     try fm.createDirectory(atPath: libDir, withIntermediateDirectories: true)
