@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build/install-deps.sh
-[ -x .build/release/lacewing-stem ] || swift build -c release
+[ -x .build/release/lacewing-stem ] || build/build-tools.sh
 exec /usr/bin/python3.11 bench/bench.py "$@"

@@ -5,9 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build/install-deps.sh
-echo "== swift build -c release (tools and stem)"
-swift build -c release
-test -x .build/release/lacewing-stem || { echo "demo: swift build failed" >&2; exit 1; }
+echo "== build/build-tools.sh: swift build -c release, path-independent (tools and stem)"
+build/build-tools.sh
 
 echo "== gn gen out/demo && ninja -C out/demo"
 gn gen out/demo

@@ -59,7 +59,7 @@ public enum Repo {
   public static func tool(_ name: String) throws -> String {
     let path = toolsDir + "/" + name
     guard FileManager.default.isExecutableFile(atPath: path) else {
-      throw TestSetupError("\(path) is missing: run `swift build -c release` first (build/test.sh does)")
+      throw TestSetupError("\(path) is missing: run build/build-tools.sh first (build/test.sh does)")
     }
     return path
   }
