@@ -170,7 +170,7 @@ public struct AllowlistCheck {
           var found = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths)
           var via: String?
           if found == nil && elf.runpath.isEmpty {
-            var queue = Array(loadedBy[path] ?? []), seen = Set<String>()
+            var queue = (loadedBy[path] ?? []).sorted(), seen = Set<String>()
             while found == nil, !queue.isEmpty {
               let loader = queue.removeFirst()
               guard seen.insert(loader).inserted, let loaderELF = parsed.first(where: { $0.path == loader })?.elf else { continue }
@@ -180,7 +180,8 @@ public struct AllowlistCheck {
                 found = resolveInBundle(name, from: loader, elf: rpathOnly, paths: bundlePaths)
                 if found != nil { via = loader }
               }
-              queue += loadedBy[loader] ?? []
+              // Sorted: the stamp names the same loader on every run.
+              queue += (loadedBy[loader] ?? []).sorted()
             }
           }
           guard let found else { continue }
