@@ -28,7 +28,8 @@ public struct Collector {
     public var extensions: [String] = []
     /// "source=dest" pairs; dest is relative to the extraction root.
     public var data: [String] = []
-    /// The only places shared libraries are bundled from.
+    /// The only places shared libraries are bundled from, besides the
+    /// runtime's own lib dir (a runtime layer searches that first).
     public var libDirs: [String] = []
     /// Libraries every host has; never bundled.
     public var allowlist: Set<String> = []
@@ -105,9 +106,14 @@ public struct Collector {
   private var inputs: [String] = []
   private var bundledLibraries: [String: String] = [:]  // name -> source
   private var pending: [(source: String, elf: ELFFile)] = []
+  /// Where libraries are searched: a runtime layer puts the interpreter's
+  /// own `prefix/lib` first (libpython3.X.so of a shared build lives there),
+  /// then `options.libDirs`.
+  private var libDirs: [String]
 
   public init(_ options: Options) {
     self.options = options
+    self.libDirs = options.libDirs
   }
 
   public static func collect(_ options: Options) throws(LacewingError) -> Result {
@@ -126,6 +132,7 @@ public struct Collector {
       interpreter = try BundleManifest.read(path).interpreter
     } else {
       let runtime = try PythonRuntime(interpreter: options.python)
+      libDirs = Collector.searchOrder(runtimeLibDir: runtime.libDir, declared: options.libDirs)
       let bin = "python/bin/" + runtime.name
       let lib = "python/lib"
       let stdlib = "\(lib)/\(runtime.name)"
@@ -283,7 +290,7 @@ public struct Collector {
       for name in elf.needed where !options.allowlist.contains(name) {
         if AllowlistCheck.resolveInBundle(name, from: path, elf: elf, paths: installed) != nil { continue }
         if bundledLibraries[name] == nil {
-          guard let found = options.libDirs.map({ $0 + "/" + name }).first(where: FS.exists) else { continue }
+          guard let found = libDirs.map({ $0 + "/" + name }).first(where: FS.exists) else { continue }
           bundledLibraries[name] = found
           try addELF(source: found, path: "lib/" + name, kind: .sharedLibrary, libDir: "lib")
         }
@@ -312,12 +319,23 @@ public struct Collector {
   private func find(_ name: String, neededBy source: String, elf: ELFFile) -> String? {
     let origin = FS.dirname(FS.realPath(source))
     let own = (elf.runpath.isEmpty ? elf.rpath : elf.runpath).map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
-    let declared = options.libDirs.map { FS.realPath($0) }
+    let declared = libDirs.map { FS.realPath($0) }
     for dir in own where declared.contains(FS.realPath(dir)) {
-      if FS.exists(dir + "/" + name) { return dir + "/" + name }
+      // "$ORIGIN/../lib" of a real directory: lexically the same place.
+      if FS.exists(dir + "/" + name) { return FS.normalize(dir + "/" + name) }
     }
-    for dir in options.libDirs where FS.exists(dir + "/" + name) { return dir + "/" + name }
+    for dir in libDirs where FS.exists(dir + "/" + name) { return dir + "/" + name }
     return nil
+  }
+
+  /// The runtime's own lib dir, then the declared ones (once each). The
+  /// interpreter of a shared CPython build (`--enable-shared`: pyenv,
+  /// python-build-standalone, Fuchsia's prebuilt) needs libpython3.X.so
+  /// from there, by RUNPATH or ld.so.conf; searching it first takes the
+  /// copy that interpreter runs with, not another build's of the same name.
+  static func searchOrder(runtimeLibDir: String, declared: [String]) -> [String] {
+    let runtime = FS.realPath(runtimeLibDir)
+    return [runtimeLibDir] + declared.filter { FS.realPath($0) != runtime }
   }
 
   /// "$ORIGIN/<relative path from the ELF's directory to libDir>".
@@ -339,6 +357,8 @@ struct PythonRuntime {
   /// "python3.11"
   var name: String
   var stdlib: String
+  /// `prefix/lib`: where a shared build keeps libpython3.X.so.
+  var libDir: String
 
   init(interpreter: String) throws(LacewingError) {
     guard FS.isExecutable(interpreter) else {
@@ -352,6 +372,7 @@ struct PythonRuntime {
         .badInput, "\(interpreter) resolves to \(executable); name a versioned interpreter such as python3.11")
     }
     let prefix = FS.dirname(FS.dirname(executable))
+    libDir = "\(prefix)/lib"
     stdlib = "\(prefix)/lib/\(name)"
     guard FS.exists(stdlib + "/os.py") else {
       throw .unreadable(stdlib + "/os.py", "no stdlib next to \(executable); is this a complete CPython install?")
