@@ -55,9 +55,11 @@ public struct Collector {
   /// nis needs Kerberos and is deprecated (PEP 594); dbm's and curses'
   /// backends and readline serve interactive programs and databases, not
   /// end-to-end tests, and pull in libdb, ncurses and readline (about 1.2 MB
-  /// compressed); the rest are CPython's own test modules.
+  /// compressed); _tkinter serves tkinter, which the stdlib exclusions drop,
+  /// and pulls in Tk and X11 (Debian packages it apart, pyenv builds carry
+  /// it); the rest are CPython's own test modules.
   public static let defaultModuleExclude = [
-    "nis", "_dbm", "_gdbm", "_curses", "_curses_panel", "readline",
+    "nis", "_dbm", "_gdbm", "_curses", "_curses_panel", "readline", "_tkinter",
     "_test*", "_xxtestfuzz", "xxlimited*", "_ctypes_test", "xxsubtype",
   ]
 
