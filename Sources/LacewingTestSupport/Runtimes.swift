@@ -30,21 +30,16 @@ public enum TestRuntimes {
   }
 
   /// The newest pyenv build of CPython `version` ("3.12") on this machine:
-  /// `$PYENV_ROOT/versions/3.12.*/bin/python3.12`, else under ~/.pyenv.
+  /// `$PYENV_ROOT/versions/3.12.*/bin/python3.12`, PYENV_ROOT defaulting to
+  /// `$HOME/.pyenv` as for pyenv itself.
   public static func pyenv(_ version: String) -> String? {
-    var roots = [NSHomeDirectory() + "/.pyenv"]
-    if let root = ProcessInfo.processInfo.environment["PYENV_ROOT"] { roots.insert(root, at: 0) }
-    for root in roots {
-      let versions = root + "/versions"
-      let names = (try? FileManager.default.contentsOfDirectory(atPath: versions)) ?? []
-      let builds = names.filter { $0.hasPrefix(version + ".") && Int($0.dropFirst(version.count + 1)) != nil }
-        .sorted { Int($0.dropFirst(version.count + 1))! > Int($1.dropFirst(version.count + 1))! }
-      for build in builds {
-        let python = "\(versions)/\(build)/bin/python\(version)"
-        if FileManager.default.isExecutableFile(atPath: python) { return python }
-      }
-    }
-    return nil
+    let env = ProcessInfo.processInfo.environment
+    let versions = (env["PYENV_ROOT"] ?? (env["HOME"] ?? NSHomeDirectory()) + "/.pyenv") + "/versions"
+    let patch = { (name: String) in Int(name.dropFirst(version.count + 1)) }
+    let builds = ((try? FileManager.default.contentsOfDirectory(atPath: versions)) ?? [])
+      .filter { $0.hasPrefix(version + ".") && patch($0) != nil }
+      .sorted { patch($0)! > patch($1)! }
+    return builds.map { "\(versions)/\($0)/bin/python\(version)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
   }
 
   private static func check(_ r: ProcessResult, _ what: String) throws {

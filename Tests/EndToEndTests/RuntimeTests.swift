@@ -6,7 +6,7 @@ import Testing
 /// Why a test of pyenv's CPython `version` is skipped: fresh CI machines
 /// have no pyenv builds.
 private func pyenvMissing(_ version: String) -> Comment {
-  "no pyenv build of CPython \(version) on this machine ($PYENV_ROOT or ~/.pyenv/versions/\(version).*)"
+  "no pyenv build of CPython \(version) on this machine ($PYENV_ROOT/versions/\(version).*, PYENV_ROOT defaulting to ~/.pyenv)"
 }
 
 extension E2E {
