@@ -13,6 +13,7 @@ packages=(
   patchelf         # $ORIGIN RUNPATHs on bundled ELFs
   python3.11       # the default runtime to bundle
   python3.11-dev   # its headers, for the test's C extension
+  libpython3.11-dev  # libpython3.11.so: the tests link a shared-libpython interpreter
   python3.11-venv python3-pip  # PyInstaller for the bench; pip download of pinned wheels
   zip unzip        # Info-ZIP, to test the stem's reader against another writer
   gcc g++ binutils

@@ -28,7 +28,8 @@ public struct Collector {
     public var extensions: [String] = []
     /// "source=dest" pairs; dest is relative to the extraction root.
     public var data: [String] = []
-    /// The only places shared libraries are bundled from.
+    /// The only places shared libraries are bundled from, besides the
+    /// runtime's own lib dir (a runtime layer searches that first).
     public var libDirs: [String] = []
     /// Libraries every host has; never bundled.
     public var allowlist: Set<String> = []
@@ -54,9 +55,11 @@ public struct Collector {
   /// nis needs Kerberos and is deprecated (PEP 594); dbm's and curses'
   /// backends and readline serve interactive programs and databases, not
   /// end-to-end tests, and pull in libdb, ncurses and readline (about 1.2 MB
-  /// compressed); the rest are CPython's own test modules.
+  /// compressed); _tkinter serves tkinter, which the stdlib exclusions drop,
+  /// and pulls in Tk and X11 (Debian packages it apart, pyenv builds carry
+  /// it); the rest are CPython's own test modules.
   public static let defaultModuleExclude = [
-    "nis", "_dbm", "_gdbm", "_curses", "_curses_panel", "readline",
+    "nis", "_dbm", "_gdbm", "_curses", "_curses_panel", "readline", "_tkinter",
     "_test*", "_xxtestfuzz", "xxlimited*", "_ctypes_test", "xxsubtype",
   ]
 
@@ -105,9 +108,14 @@ public struct Collector {
   private var inputs: [String] = []
   private var bundledLibraries: [String: String] = [:]  // name -> source
   private var pending: [(source: String, elf: ELFFile)] = []
+  /// Where libraries are searched: a runtime layer puts the interpreter's
+  /// own `prefix/lib` first (libpython3.X.so of a shared build lives there),
+  /// then `options.libDirs`.
+  private var libDirs: [String]
 
   public init(_ options: Options) {
     self.options = options
+    self.libDirs = options.libDirs
   }
 
   public static func collect(_ options: Options) throws(LacewingError) -> Result {
@@ -129,6 +137,7 @@ public struct Collector {
       modulePath = runtime.modulePath
     } else {
       let runtime = try PythonRuntime(interpreter: options.python)
+      libDirs = Collector.searchOrder(runtimeLibDir: runtime.libDir, declared: options.libDirs)
       let python = BundleLayout.runtimePrefix
       let bin = python + "bin/" + runtime.name
       let lib = python + "lib"
@@ -294,7 +303,7 @@ public struct Collector {
       for name in elf.needed where !options.allowlist.contains(name) {
         if AllowlistCheck.resolveInBundle(name, from: path, elf: elf, paths: installed) != nil { continue }
         if bundledLibraries[name] == nil {
-          guard let found = options.libDirs.map({ $0 + "/" + name }).first(where: FS.exists) else { continue }
+          guard let found = libDirs.map({ $0 + "/" + name }).first(where: FS.exists) else { continue }
           bundledLibraries[name] = found
           try addELF(
             source: found, path: BundleLayout.libDir + "/" + name, kind: .sharedLibrary, libDir: BundleLayout.libDir)
@@ -333,7 +342,7 @@ public struct Collector {
       let source = entries[index].source, try ELFFile(FS.read(source, what: "interpreter"), name: source).isDynamic
     else { return }
     if bundledLibraries[unwinder] == nil {
-      guard let found = options.libDirs.map({ $0 + "/" + unwinder }).first(where: FS.exists) else { return }
+      guard let found = libDirs.map({ $0 + "/" + unwinder }).first(where: FS.exists) else { return }
       bundledLibraries[unwinder] = found
       try addELF(source: found, path: "\(libDir)/\(unwinder)", kind: .sharedLibrary, libDir: libDir)
       try resolveLibraries(into: libDir)
@@ -346,12 +355,23 @@ public struct Collector {
   private func find(_ name: String, neededBy source: String, elf: ELFFile) -> String? {
     let origin = FS.dirname(FS.realPath(source))
     let own = (elf.runpath.isEmpty ? elf.rpath : elf.runpath).map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
-    let declared = options.libDirs.map { FS.realPath($0) }
+    let declared = libDirs.map { FS.realPath($0) }
     for dir in own where declared.contains(FS.realPath(dir)) {
-      if FS.exists(dir + "/" + name) { return dir + "/" + name }
+      // "$ORIGIN/../lib" of a real directory: lexically the same place.
+      if FS.exists(dir + "/" + name) { return FS.normalize(dir + "/" + name) }
     }
-    for dir in options.libDirs where FS.exists(dir + "/" + name) { return dir + "/" + name }
+    for dir in libDirs where FS.exists(dir + "/" + name) { return dir + "/" + name }
     return nil
+  }
+
+  /// The runtime's own lib dir, then the declared ones (once each). The
+  /// interpreter of a shared CPython build (`--enable-shared`: pyenv,
+  /// python-build-standalone, Fuchsia's prebuilt) needs libpython3.X.so
+  /// from there, by RUNPATH or ld.so.conf; searching it first takes the
+  /// copy that interpreter runs with, not another build's of the same name.
+  static func searchOrder(runtimeLibDir: String, declared: [String]) -> [String] {
+    let runtime = FS.realPath(runtimeLibDir)
+    return [runtimeLibDir] + declared.filter { FS.realPath($0) != runtime }
   }
 
   /// "$ORIGIN/<relative path from the ELF's directory to libDir>".
@@ -373,6 +393,8 @@ struct PythonRuntime {
   /// "python3.11"
   var name: String
   var stdlib: String
+  /// `prefix/lib`: where a shared build keeps libpython3.X.so.
+  var libDir: String
 
   init(interpreter: String) throws(LacewingError) {
     guard FS.isExecutable(interpreter) else {
@@ -386,6 +408,7 @@ struct PythonRuntime {
         .badInput, "\(interpreter) resolves to \(executable); name a versioned interpreter such as python3.11")
     }
     let prefix = FS.dirname(FS.dirname(executable))
+    libDir = "\(prefix)/lib"
     stdlib = "\(prefix)/lib/\(name)"
     guard FS.exists(stdlib + "/os.py") else {
       throw .unreadable(stdlib + "/os.py", "no stdlib next to \(executable); is this a complete CPython install?")

@@ -70,13 +70,18 @@ public struct Wheel {
   }
 
   /// Refuses a wheel built for another Python, ABI or platform than
-  /// `runtime` (e.g. "python3.11") on x86-64 glibc Linux.
+  /// `runtime` (the interpreter's versioned name, e.g. "python3.12") on
+  /// x86-64 glibc Linux. The tags follow the runtime: cp312 for 3.12, and
+  /// a cp3X-abi3 wheel for any X up to the runtime's minor version.
   public func check(runtime: String) throws(LacewingError) {
-    let version = runtime.dropFirst("python".count).replacingOccurrences(of: ".", with: "")
+    let parts = runtime.hasPrefix("python3.") ? runtime.dropFirst("python3.".count) : ""
+    guard let minor = Int(parts), minor >= 0 else {
+      throw LacewingError(.badInput, "cannot tell which CPython \(runtime) is, to check \(FS.basename(path)) against it; name a versioned interpreter such as python3.11")
+    }
+    let version = "3\(minor)"
     let cp = "cp" + version
     let fix = "pin a wheel for \(cp) manylinux x86_64 in third_party/python/requirements.lock and run build/fetch-wheels.sh"
     // cp3X-abi3 needs CPython 3.X or newer.
-    let minor = Int(version.dropFirst()) ?? 0
     func stableABI(_ tag: String) -> Bool {
       tag.hasPrefix("cp3") && abiTags == ["abi3"] && (Int(tag.dropFirst(3)) ?? Int.max) <= minor
     }

@@ -42,7 +42,7 @@ struct CollectArtifacts: ParsableCommand {
   @Option(name: .customLong("data"), help: "SOURCE=DEST: a data file and its path in the bundle; repeatable.")
   var data: [String] = []
 
-  @Option(name: .customLong("lib-dir"), help: "A directory shared libraries may be bundled from; repeatable.")
+  @Option(name: .customLong("lib-dir"), help: "A directory shared libraries may be bundled from, after the runtime's own prefix/lib; repeatable.")
   var libDirs: [String] = []
 
   @Option(help: "The allowlist file: libraries every host has, never bundled.")

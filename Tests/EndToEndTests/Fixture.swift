@@ -37,11 +37,14 @@ final class E2EBuild: Sendable {
     for item in [".gn", "BUILD.gn", "build", "gn_templates", "testdata", "third_party"] {
       try fm.copyItem(atPath: Repo.root + "/" + item, toPath: src + "/" + item)
     }
-    // A runtime of our own: same files as Debian's python3.11, other prefix.
-    try fm.createDirectory(atPath: runtime + "/bin", withIntermediateDirectories: true)
-    try fm.createDirectory(atPath: runtime + "/lib", withIntermediateDirectories: true)
+    // A runtime of our own: same files as Debian's python3.11, other prefix
+    // (its headers too: C extensions build against prefix/include/python3.11).
+    for sub in ["bin", "lib", "include"] {
+      try fm.createDirectory(atPath: runtime + "/" + sub, withIntermediateDirectories: true)
+    }
     try check(try run("cp", ["-a", "/usr/bin/python3.11", runtime + "/bin/"]))
     try check(try run("cp", ["-a", "/usr/lib/python3.11", runtime + "/lib/"]))
+    try check(try run("cp", ["-a", "/usr/include/python3.11", runtime + "/include/"]))
     try check(try run("gn", ["gen", out, "--root=" + src, "--args=" + args]))
     try check(try ninja())
   }

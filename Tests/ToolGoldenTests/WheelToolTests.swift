@@ -55,6 +55,45 @@ import Testing
     #expect(collect.status == 1 && collect.stderr.contains(message), "\(collect.stderr)")
   }
 
+  /// The tags follow the runtime the test layer is on: cp3X for CPython
+  /// 3.X, py3 and py3X, and cp3Y-abi3 for any Y up to X. No interpreter is
+  /// needed: collect-artifacts reads the runtime's name from its manifest.
+  @Test(arguments: [
+    ("python3.9", "fake-1.0-cp39-cp39-manylinux_2_17_x86_64.whl", nil),
+    ("python3.9", "fake-1.0-cp37-abi3-manylinux_2_17_x86_64.whl", nil),
+    ("python3.9", "fake-1.0-cp310-abi3-manylinux_2_17_x86_64.whl", "is built for cp310, not the bundled python3.9 (cp39)"),
+    ("python3.9", "fake-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "is built for cp311, not the bundled python3.9 (cp39)"),
+    ("python3.10", "fake-1.0-py310-none-any.whl", nil),
+    ("python3.10", "fake-1.0-cp39-cp39-manylinux_2_17_x86_64.whl", "is built for cp39, not the bundled python3.10 (cp310)"),
+    ("python3.12", "fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", nil),
+    ("python3.12", "fake-1.0-cp311-abi3-manylinux_2_17_x86_64.whl", nil),
+    ("python3.12", "fake-1.0-py3-none-any.whl", nil),
+    ("python3.12", "fake-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "is built for cp311, not the bundled python3.12 (cp312)"),
+    ("python3.12", "fake-1.0-cp313-abi3-manylinux_2_17_x86_64.whl", "is built for cp313, not the bundled python3.12 (cp312)"),
+    ("python3.12", "fake-1.0-cp312-cp311-manylinux_2_17_x86_64.whl", "needs the cp311 ABI, not python3.12's cp312"),
+    ("python3.13", "fake-1.0-cp313-cp313-manylinux_2_28_x86_64.whl", nil),
+    ("python3.13", "fake-1.0-cp39-abi3-manylinux_2_17_x86_64.whl", nil),
+    ("python3.13", "fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "is built for cp312, not the bundled python3.13 (cp313)"),
+    ("python3.13", "fake-1.0-cp313-cp313t-manylinux_2_17_x86_64.whl", "needs the cp313t ABI, not python3.13's cp313"),
+  ] as [(String, String, String?)])
+  func wheelTagsFollowTheRuntimesVersion(runtime: String, name: String, refusal: String?) throws {
+    let dir = try makeTemporaryDirectory("wheel-runtime")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let wheel = try Self.makeWheel(name, in: dir)
+    try writeText("[\"\(wheel)\"]", to: dir + "/wheels.json")
+    try BundleManifest(interpreter: "python/bin/" + runtime, compiler: nil, entries: []).encoded()
+      .write(to: URL(fileURLWithPath: dir + "/rt.json"))
+    let collect = try run(
+      try Repo.tool("collect-artifacts"),
+      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "wheels.json", "--output", "m.json"],
+      directory: dir)
+    if let refusal {
+      #expect(collect.status == 1 && collect.stderr.contains("\(name) \(refusal)"), "\(collect.stderr)")
+    } else {
+      #expect(collect.status == 0, "\(collect.stderr)")
+    }
+  }
+
   @Test func aMissingOrUnpinnedWheelSaysHowToGetIt() throws {
     let dir = try makeTemporaryDirectory("wheel-missing")
     defer { try? FileManager.default.removeItem(atPath: dir) }
