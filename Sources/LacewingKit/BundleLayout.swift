@@ -43,6 +43,13 @@ public enum BundleLayout {
     return (text(path), text(target))
   }
 
+  /// Next to each launcher: a ._pth turns on isolated mode but, unlike -I,
+  /// leaves the user site (~/.local/lib/python3.X) on; site.py turns it off
+  /// for an interpreter whose pyvenv.cfg says so (and CPython's getpath
+  /// ignores a pyvenv.cfg without `home`).
+  public static let launcherVenv = "pyvenv.cfg"
+  public static let launcherVenvText = "include-system-site-packages = false\n"
+
   /// The ._pth next to a launcher: sys.path of the test and of every child
   /// started with its sys.executable. `modulePath` is the runtime's own
   /// (bundle paths); `ext` and `site` say whether the test layer has them.

@@ -105,6 +105,7 @@ public enum Fuser {
       let launcher = try BundleLayout.launcher(interpreter: config.interpreter, pyz: pyz).path
       let pth = BundleLayout.launcherPth(launcher: launcher, pyz: pyz, modulePath: modulePath, ext: ext, site: site)
       files.append(.init(path: launcher + "._pth", data: Data(pth.utf8)))
+      files.append(.init(path: FS.dirname(launcher) + "/" + BundleLayout.launcherVenv, data: Data(BundleLayout.launcherVenvText.utf8)))
     }
     return files
   }

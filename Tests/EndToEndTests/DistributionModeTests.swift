@@ -95,8 +95,8 @@ extension E2E {
       #expect(probe.status == 3, "\(probe.output)")
       let second = readText(log).split(separator: "\n").dropFirst(first.count)
       // A second test on the same runtime extracts only its own .pyz and
-      // its launcher's ._pth.
-      #expect(second.count == 1 && second.first?.contains(" entries=2 ") == true, "\(second)")
+      // its launcher's ._pth and pyvenv.cfg.
+      #expect(second.count == 1 && second.first?.contains(" entries=3 ") == true, "\(second)")
       let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").sorted()
       #expect(entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) } == [BundleLayout.runtimeCacheKeyPrefix + key.prefix(32)], "\(entries)")
       #expect(entries.count == 3, "\(entries)")

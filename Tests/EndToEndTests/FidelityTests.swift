@@ -118,17 +118,31 @@ extension E2E {
     @Test func theTestRunsThroughItsLauncher() throws {
       let dir = try makeTemporaryDirectory("launcher")
       defer { try? FileManager.default.removeItem(atPath: dir) }
-      let r = try run(build.out + "/stem_probe", ["path"], environment: environment(["LACEWING_CACHE_DIR": dir]))
+      // A user site whose .pth would leave a mark: neither the test nor a
+      // child started with sys.executable may read it.
+      let userSite = dir + "/home/.local/lib/python3.11/site-packages"
+      try writeText("import os; open('\(dir)/ran', 'w')\n", to: userSite + "/mark.pth")
+      let env = environment(["LACEWING_CACHE_DIR": dir + "/cache", "HOME": dir + "/home"])
+      let r = try run(build.out + "/stem_probe", ["path"], environment: env)
       #expect(r.status == 0, "\(r.output)")
-      let entries = try FileManager.default.contentsOfDirectory(atPath: dir)
+      let child = try run(
+        build.out + "/lacewing_python",
+        ["-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import sys; print(sys.path)'], check=True)"],
+        environment: env)
+      #expect(child.status == 0 && !child.stdout.contains("/home/"), "\(child.output)")
+      #expect(!FileManager.default.fileExists(atPath: dir + "/ran"), "the user site's .pth ran")
+      let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter {
+        (try? FileManager.default.contentsOfDirectory(atPath: dir + "/cache/" + $0 + "/test"))?.contains("stem_probe.pyz") == true
+          || $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix)
+      }
       let test = try #require(entries.first { !$0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }, "\(entries)")
       let runtime = try #require(entries.first { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }, "\(entries)")
-      let link = try FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(test)/\(BundleLayout.runtimeLink)")
+      let link = try FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/cache/\(test)/\(BundleLayout.runtimeLink)")
       #expect(link == "../" + runtime)
       let reported = try JSONDecoder().decode([String: [String]].self, from: Data(r.stdout.utf8))
       // The temp dir's name may hold "//"; CPython normalizes its own paths.
       func normal(_ p: String) -> String { p.replacingOccurrences(of: "//", with: "/") }
-      let root = normal("\(dir)/\(test)/")
+      let root = normal("\(dir)/cache/\(test)/")
       #expect(reported["executable"] == [root + BundleLayout.launcherDir + "stem_probe/python3.11"], "\(r.stdout)")
       let path = (reported["path"] ?? []).map(normal)
       #expect(path.first == root + BundleLayout.pyzPath("stem_probe.pyz"), "\(path)")

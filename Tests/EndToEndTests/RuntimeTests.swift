@@ -74,7 +74,7 @@ extension E2E {
 
       // The libpython it ran with is the bundle's.
       let cache = root.path + "/cache"
-      let runtimeEntry = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasPrefix("v2-rt-") }
+      let runtimeEntry = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }
       #expect(runtimeEntry.count == 1, "\(runtimeEntry)")
       #expect(FileManager.default.fileExists(atPath: "\(cache)/\(runtimeEntry.first ?? "")/python/lib/\(libpython)"))
       return runtime.entries

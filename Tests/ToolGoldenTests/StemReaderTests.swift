@@ -1,4 +1,5 @@
 import Foundation
+import LacewingFormat
 import LacewingKit
 import LacewingTestSupport
 import Testing
@@ -84,9 +85,11 @@ import Testing
     let list = try run(bundle, [], environment: environment(["LACEWING_LIST": "1"]))
     #expect(list.status == 0)
     let listed = list.stdout.split(separator: "\n").dropFirst(4).map { $0.split(separator: " ").last.map(String.init) ?? "" }
-    // fuse-stub adds the test's launcher's ._pth (lacewing_format.h); the merge sorts.
+    // fuse-stub adds the test's launcher's ._pth and pyvenv.cfg
+    // (lacewing_format.h); the merge sorts.
     let launcher = try BundleLayout.launcher(interpreter: "python/bin/cat", pyz: "test/hello.pyz").path
-    #expect(listed == ((try ZipContents.read(dir + "/payload.zip")).map(\.name) + [launcher + "._pth"]).sorted(), "\(listed)")
+    let added = [launcher + "._pth", (launcher as NSString).deletingLastPathComponent + "/" + BundleLayout.launcherVenv]
+    #expect(listed == ((try ZipContents.read(dir + "/payload.zip")).map(\.name) + added).sorted(), "\(listed)")
   }
 
   /// Every damaged bundle is one line on stderr and exit 125, never a crash,
@@ -110,10 +113,16 @@ import Testing
       d[d.count - back] ^= 0x40
       variants.append(("flipped \(back) from the end", d))
     }
-    // The middle of the payload is inside cat's deflated bytes, the bulk of it.
-    let payloadSize = good.count - stemSize - 128
+    // Inside big.txt's deflated bytes, found through the trailer's payload
+    // offset and size (the first two fields).
+    func field(_ at: Int) -> Int {
+      (0..<8).reduce(0) { $0 | Int(good[good.count - Int(LW_TRAILER_SIZE) + at + $1]) << (8 * $1) }
+    }
+    let (payloadOffset, payloadSize) = (field(0), field(8))
+    let payload = good.subdata(in: payloadOffset..<(payloadOffset + payloadSize))
+    let big = try #require(try ZipIndex.entries(payload).first { $0.name == "data/nested/deep/big.txt" })
     var d = good
-    d[stemSize + payloadSize / 2] ^= 0xFF
+    d[payloadOffset + big.dataEnd - big.compressedSize / 2] ^= 0xFF
     variants.append(("flipped in entry data", d))
 
     for (name, data) in variants {

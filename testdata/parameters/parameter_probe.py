@@ -19,7 +19,7 @@ def main():
     with open(os.path.join(os.environ["PARAMETER_DATA"], "greeting.txt")) as f:
         data = f.read().strip()
     print(json.dumps({
-        "xoptions": sorted(k for k in sys._xoptions if k != "lacewing_root"),
+        "xoptions": sorted(sys._xoptions),
         "dont_write_bytecode": sys.flags.dont_write_bytecode,
         "data": data,
         "xmlrpc": parameter_helper.importable("xmlrpc"),

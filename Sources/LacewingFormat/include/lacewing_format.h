@@ -80,7 +80,8 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 // "../" LW_RUNTIME_LINK "/" <interpreter>. fuse-stub writes each launcher's
 // "._pth" next to it (CPython reads <executable>._pth before the real
 // executable's): the test's .pyz, the runtime's stdlib through the runtime
-// link, and the test layer's LW_EXT_DIR and LW_SITE_DIR.
+// link, and the test layer's LW_EXT_DIR and LW_SITE_DIR; and a pyvenv.cfg
+// that keeps the user site out.
 #define LW_CONFIG_INTERPRETER "interpreter"
 #define LW_CONFIG_ARG "arg"
 #define LW_CONFIG_MAIN "main"
