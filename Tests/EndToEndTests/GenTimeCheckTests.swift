@@ -1,0 +1,64 @@
+import Foundation
+import LacewingTestSupport
+import Testing
+
+/// Template parameters that exclude each other fail at `gn gen`, naming the
+/// target and the pair, instead of when the bundle's action runs. Each case
+/// is a build of its own, rooted at testdata/exclusive_parameters (which
+/// //BUILD.gn does not load); only `gn` runs, so this needs no tools and no
+/// shared build.
+@Suite struct GenTimeCheckTests {
+  /// `gn gen` of testdata/exclusive_parameters with `case` set; the out dir
+  /// is removed afterwards, once `inspect` has looked at it.
+  static func gen(_ exclusiveCase: String, inspect: ((String) throws -> Void)? = nil) throws -> ProcessResult {
+    let dir = try makeTemporaryDirectory("gen-check")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try writeText(
+      """
+      buildconfig = "//build/config/BUILDCONFIG.gn"
+      root = "//testdata/exclusive_parameters"
+      script_executable = ""
+
+      """, to: dir + "/dotfile.gn")
+    let r = try run(
+      "gn",
+      [
+        "gen", dir + "/out", "--root=" + Repo.root, "--dotfile=" + dir + "/dotfile.gn",
+        "--args=exclusive_parameters_case=\"\(exclusiveCase)\"",
+      ])
+    try inspect?(dir + "/out")
+    return r
+  }
+
+  /// The control: each parameter alone is accepted, and the file is loaded
+  /// (both bundles are in the generated build).
+  @Test func eachParameterAloneGenerates() throws {
+    var rules = ""
+    let r = try Self.gen("") { out in rules = readText(out + "/toolchain.ninja") }
+    #expect(r.status == 0, "\(r.output)")
+    #expect(rules.contains("rule __testdata_exclusive_parameters_one_test__"), "\(rules.prefix(2000))")
+    #expect(rules.contains("rule __testdata_exclusive_parameters_several_tests__"), "\(rules.prefix(2000))")
+  }
+
+  @Test(arguments: [
+    (
+      "main_and_test_list", "//testdata/exclusive_parameters:one_test",
+      "main and test_list exclude each other"
+    ),
+    (
+      "pyz_and_test_list", "//testdata/exclusive_parameters:several_tests",
+      "pyz and test_list exclude each other"
+    ),
+  ])
+  func aPairThatExcludesEachOtherFailsGen(exclusiveCase: String, label: String, message: String) throws {
+    var generated = true
+    let r = try Self.gen(exclusiveCase) { out in
+      generated = FileManager.default.fileExists(atPath: out + "/toolchain.ninja")
+    }
+    #expect(r.status != 0, "gn gen accepted \(exclusiveCase): \(r.output)")
+    #expect(!generated, "gn gen wrote a build for \(exclusiveCase)")
+    #expect(r.output.contains("python_bundle_binary(\"\(label)\"): \(message)"), "\(r.output)")
+    // GN points at the invocation that gave the pair.
+    #expect(r.output.contains("//testdata/exclusive_parameters/BUILD.gn"), "\(r.output)")
+  }
+}
