@@ -97,11 +97,32 @@ import Testing
 }
 
 @Suite struct CollectorLayerTests {
-  @Test func aRuntimeLayerRefusesTestInputs() {
+  @Test func aRuntimeLayerRefusesTestInputs() throws {
     var options = Collector.Options(python: "/usr/bin/python3.11")
     options.layer = .runtime
-    options.data = ["x=data/x"]
-    #expect(throws: LacewingError.self) { try Collector.collect(options) }
+    // The control: the same runtime layer with no test input collects.
+    #expect(try Collector.collect(options).manifest.interpreter == "python/bin/python3.11")
+    // Each kind of test input alone is refused, with the reason.
+    let inputs: [(String, (inout Collector.Options) -> Void)] = [
+      ("data", { $0.data = ["x=data/x"] }),
+      ("extensions", { $0.extensions = ["fidl_codec.so"] }),
+      ("extensionLists", { $0.extensionLists = ["extensions.json"] }),
+      ("testLists", { $0.testLists = ["tests.json"] }),
+      ("wheelLists", { $0.wheelLists = ["wheels.json"] }),
+    ]
+    for (name, give) in inputs {
+      var withInput = options
+      give(&withInput)
+      do {
+        _ = try Collector.collect(withInput)
+        Issue.record("a runtime layer with \(name) was collected")
+      } catch {
+        #expect(error.code == .badInput, "\(name)")
+        #expect(
+          error.message == "a runtime layer holds no tests, extensions or data; collect them in a test layer",
+          "\(name): \(error.message)")
+      }
+    }
   }
 
   @Test func aTestLayerNeedsTheRuntimeManifest() {
