@@ -4,7 +4,7 @@ import Foundation
 /// make-archive and the size report. Paths inside the archive use "/".
 public struct BundleManifest: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable {
-    case interpreter, stdlib, dynload, sharedLibrary = "shared_library", `extension`, pyz, data, config
+    case interpreter, stdlib, dynload, sharedLibrary = "shared_library", `extension`, data, config
     /// A file of a third-party wheel with native code, installed in site/.
     case site
   }

@@ -173,9 +173,4 @@ public enum ZipContents {
     }
     return out
   }
-
-  /// The entries' names, in archive order; nothing is inflated.
-  public static func names(_ path: String) throws(LacewingError) -> [String] {
-    try ZipReaderHandle(path: path).names
-  }
 }

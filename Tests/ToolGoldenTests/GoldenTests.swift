@@ -53,7 +53,7 @@ import Testing
     let dir = try makeTemporaryDirectory("golden")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try writeText(
-      #"{"formatVersion":1,"interpreter":"python/bin/python3.11","modulePath":[],"entries":[{"path":"python/bin/python3.11","kind":"interpreter","mode":493},{"path":"test/t.pyz","kind":"pyz","mode":420}],"excluded":[]}"#,
+      #"{"formatVersion":1,"interpreter":"python/bin/python3.11","modulePath":[],"entries":[{"path":"python/bin/python3.11","kind":"interpreter","mode":493}],"excluded":[]}"#,
       to: dir + "/m.json")
     try writeText("", to: dir + "/p.zip")
     try writeText("", to: dir + "/stem")
