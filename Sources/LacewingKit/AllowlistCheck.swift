@@ -130,8 +130,9 @@ public struct AllowlistCheck {
   public static func run(_ options: Options) throws(LacewingError) -> Report {
     let allowlist = parseAllowlist(String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
     let payload = try FS.read(options.payload, what: "payload")
-    let bundlePaths = Set(try ZipContents.names(payload: payload, label: options.payload))
-    let entries = try ZipContents.read(payload: payload, label: options.payload, onlyELF: true)
+    let contents = try PayloadContents(payload, label: options.payload)
+    let bundlePaths = Set(try contents.names())
+    let entries = try contents.read(onlyELF: true)
     var sources: [String: String] = [:]
     for manifestPath in options.manifests {
       for e in try BundleManifest.read(manifestPath).entries { sources[e.path] = e.source }

@@ -272,10 +272,6 @@ public enum Archiver {
     try writer.close()
     return (try FS.read(zipPath, what: "pyz just written"), inputs)
   }
-
-  static func pythonLiteral(_ s: String) -> String {
-    "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-  }
 }
 
 /// Runs a build-host tool and returns its stdout; a failure carries the

@@ -121,28 +121,11 @@ public enum Fuser {
       digest.update(payload[(payload.startIndex + entry.localOffset)..<(payload.startIndex + entry.dataEnd)])
       any = true
     }
-    return any ? digest.finalize().map { String(format: "%02x", $0) }.joined() : nil
-  }
-
-  /// Where the central directory starts, read from the zip's end record.
-  static func centralDirectoryOffset(_ payload: Data) throws(LacewingError) -> Int {
-    let bytes = [UInt8](payload.suffix(22 + 0xFFFF))
-    let base = payload.count - bytes.count
-    func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
-    var p = bytes.count - 22
-    while p >= 0 {
-      if bytes[p] == 0x50, bytes[p + 1] == 0x4B, bytes[p + 2] == 5, bytes[p + 3] == 6, p + 22 + u16(p + 20) == bytes.count {
-        let offset = u16(p + 16) | u16(p + 18) << 16
-        guard offset <= base + p else { break }
-        return offset
-      }
-      p -= 1
-    }
-    throw LacewingError(.badInput, "the payload is not a zip archive (no end-of-central-directory record)")
+    return any ? hexString(digest.finalize()) : nil
   }
 
   public static func fuse(stem: Data, payload: Data, config: Config) throws(LacewingError) -> Data {
-    let indexOffset = try centralDirectoryOffset(payload)
+    let indexOffset = try ZipIndex.centralDirectoryOffset(payload)
     let configData = config.encoded
     var digest = SHA256()
     digest.update(payload)
@@ -168,20 +151,5 @@ public enum Fuser {
     out.append(configData)
     withUnsafeBytes(of: trailer) { out.append(contentsOf: $0) }
     return out
-  }
-}
-
-/// zlib's CRC-32 (the polynomial zip uses), so the tools and the stem agree.
-public enum CRC32 {
-  private static let table: [UInt32] = (0..<256).map { n in
-    var c = UInt32(n)
-    for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-    return c
-  }
-
-  public static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
-    var c: UInt32 = 0xFFFF_FFFF
-    for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-    return c ^ 0xFFFF_FFFF
   }
 }

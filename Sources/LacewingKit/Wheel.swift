@@ -144,18 +144,3 @@ public struct Wheel {
     return Array(Set(out)).sorted()
   }
 }
-
-extension ZipReaderHandle {
-  /// One member, inflated.
-  func read(_ member: String) throws(LacewingError) -> Data {
-    var st = zip_stat_t()
-    guard zip_stat(archive, member, 0, &st) == 0, let file = zip_fopen(archive, member, 0) else {
-      throw LacewingError(.badInput, "\(path) has no readable \(member)")
-    }
-    defer { zip_fclose(file) }
-    var data = Data(count: Int(st.size))
-    let n = data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, st.size) }
-    guard n == Int64(st.size) else { throw LacewingError(.badInput, "\(path): \(member) is damaged") }
-    return data
-  }
-}

@@ -99,7 +99,7 @@ struct FuseStub: ParsableCommand {
       if names.contains(LW_RUNTIME_PACK) {
         // The index lists the pack's files; without it, unpack to see them.
         names.formUnion(
-          packed.isEmpty ? try ZipContents.names(payload: payloadData, label: payload) : packed.map(\.path))
+          packed.isEmpty ? try PayloadContents(payloadData, label: payload).names() : packed.map(\.path))
       }
       try Fuser.validate(config, against: names)
       let bundle = try Fuser.fuse(stem: stemData, payload: payloadData, config: config)
