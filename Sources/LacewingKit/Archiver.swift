@@ -273,33 +273,3 @@ public enum Archiver {
     return (try FS.read(zipPath, what: "pyz just written"), inputs)
   }
 }
-
-/// Runs a build-host tool and returns its stdout; a failure carries the
-/// tool's stderr so the user sees why.
-enum Command {
-  @discardableResult
-  static func run(_ tool: String, _ args: [String], what: String) throws(LacewingError) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool.contains("/") ? tool : "/usr/bin/env")
-    process.arguments = tool.contains("/") ? args : [tool] + args
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    do {
-      try process.run()
-    } catch {
-      throw LacewingError(.toolFailed, "cannot start \(tool) to \(what): \(error.localizedDescription)")
-    }
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      let text = String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-      throw LacewingError(
-        .toolFailed,
-        "\(tool) failed (exit \(process.terminationStatus)) trying to \(what)\(text.isEmpty ? "" : ": " + text)"
-          + (tool == "patchelf" ? "; install it with `apt-get install patchelf`" : ""))
-    }
-    return String(decoding: stdout, as: UTF8.self)
-  }
-}
