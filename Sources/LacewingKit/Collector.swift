@@ -301,14 +301,16 @@ public struct Collector {
       let elf = try ELFFile(data, name: "\(wheel.path):\(file.member)")
       var runpath: String?
       for name in elf.needed where !options.allowlist.contains(name) {
-        if AllowlistCheck.resolveInBundle(name, from: path, elf: elf, paths: installed) != nil { continue }
+        if AllowlistCheck.resolveInBundle(name, from: path, searchPath: elf.searchPath, paths: installed) != nil {
+          continue
+        }
         if bundledLibraries[name] == nil {
           guard let found = libDirs.map({ $0 + "/" + name }).first(where: FS.exists) else { continue }
           bundledLibraries[name] = found
           try addELF(
             source: found, path: BundleLayout.libDir + "/" + name, kind: .sharedLibrary, libDir: BundleLayout.libDir)
         }
-        let own = (elf.runpath.isEmpty ? elf.rpath : elf.runpath).joined(separator: ":")
+        let own = elf.searchPath.joined(separator: ":")
         runpath = (own.isEmpty ? "" : own + ":") + Collector.runpath(from: path, to: BundleLayout.libDir)
       }
       entries.append(.init(path: path, kind: .site, source: wheel.path, mode: 0o755, runpath: runpath, member: file.member))
@@ -354,7 +356,7 @@ public struct Collector {
   /// it points into a declared directory; then the declared directories.
   private func find(_ name: String, neededBy source: String, elf: ELFFile) -> String? {
     let origin = FS.dirname(FS.realPath(source))
-    let own = (elf.runpath.isEmpty ? elf.rpath : elf.runpath).map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
+    let own = elf.searchPath.map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
     let declared = libDirs.map { FS.realPath($0) }
     for dir in own where declared.contains(FS.realPath(dir)) {
       // "$ORIGIN/../lib" of a real directory: lexically the same place.
