@@ -46,11 +46,15 @@ public enum Archiver {
       throw LacewingError(.io, "cannot create work directory \(workDir): \(error.localizedDescription)")
     }
     defer { try? FileManager.default.removeItem(atPath: workDir) }
+    if pack && runtime != nil {
+      throw LacewingError(.badInput, "a packed runtime layer cannot sit on another runtime layer")
+    }
 
     var files: [String: (data: Data, mode: Int)] = [:]
     var inputs: [String] = []
     var wheels: [String: ZipReaderHandle] = [:]
     for (index, entry) in manifest.entries.enumerated() {
+      let copy = "\(workDir)/elf-\(index)"
       if let member = entry.member, let source = entry.source {
         if wheels[source] == nil {
           wheels[source] = try ZipReaderHandle(path: source)
@@ -59,68 +63,81 @@ public enum Archiver {
         var data = try wheels[source]!.read(member)
         if let runpath = entry.runpath {
           // Only a RUNPATH gained (see Collector): no strip, the wheel's
-          // ELF stays as its builders made it otherwise.
-          let copy = "\(workDir)/elf-\(index)"
-          guard FileManager.default.createFile(atPath: copy, contents: data) else {
-            throw LacewingError(.io, "cannot write \(copy)")
-          }
-          // An ELF with DT_RPATH (or none) keeps DT_RPATH: its libraries may
-          // find theirs through it (RPATH is inherited down a load chain,
-          // RUNPATH is not).
+          // ELF stays as its builders made it otherwise. One with DT_RPATH
+          // (or none) keeps DT_RPATH: its libraries may find theirs through
+          // it (RPATH is inherited down a load chain, RUNPATH is not).
           let keepRPATH = try ELFFile(data, name: "\(source):\(member)").runpath.isEmpty
-          try Command.run(
-            patchelf, (keepRPATH ? ["--force-rpath"] : []) + ["--set-rpath", runpath, copy],
-            what: "set the RPATH of \(entry.path)")
-          data = try FS.read(copy, what: "patched copy of \(member)")
+          data = try patched(
+            data, at: copy,
+            [(patchelf, (keepRPATH ? ["--force-rpath"] : []) + ["--set-rpath", runpath], "set the RPATH of \(entry.path)")])
         }
         files[entry.path] = (data, entry.mode)
-        continue
-      }
-      if let content = entry.content {
+      } else if let content = entry.content {
         files[entry.path] = (Data(content.utf8), entry.mode)
-        continue
-      }
-      guard let source = entry.source else {
+      } else if let source = entry.source {
+        inputs.append(source)
+        var data = try FS.read(source, what: "listed in the manifest as \(entry.path)")
+        if let runpath = entry.runpath {
+          // Strip before patchelf: patchelf's rewritten layout is the last word.
+          var steps = stripDebugInfo ? [(strip, ["--strip-debug"], "strip debug info from \(entry.path)")] : []
+          steps.append((patchelf, ["--set-rpath", runpath], "set the RUNPATH of \(entry.path)"))
+          for library in entry.preload ?? [] {
+            steps.append((patchelf, ["--add-needed", library], "make \(entry.path) load \(library) at start"))
+          }
+          data = try patched(data, at: copy, steps)
+        }
+        files[entry.path] = (data, entry.mode)
+      } else {
         throw LacewingError(.badInput, "manifest entry \(entry.path) has neither source nor content")
       }
-      inputs.append(source)
-      var data = try FS.read(source, what: "listed in the manifest as \(entry.path)")
-      if let runpath = entry.runpath {
-        let copy = "\(workDir)/elf-\(index)"
-        guard FileManager.default.createFile(atPath: copy, contents: data) else {
-          throw LacewingError(.io, "cannot write \(copy)")
-        }
-        // Strip before patchelf: patchelf's rewritten layout is the last word.
-        if stripDebugInfo {
-          try Command.run(strip, ["--strip-debug", copy], what: "strip debug info from \(entry.path)")
-        }
-        try Command.run(patchelf, ["--set-rpath", runpath, copy], what: "set the RUNPATH of \(entry.path)")
-        for library in entry.preload ?? [] {
-          try Command.run(patchelf, ["--add-needed", library, copy], what: "make \(entry.path) load \(library) at start")
-        }
-        data = try FS.read(copy, what: "patched copy of \(source)")
-      }
-      files[entry.path] = (data, entry.mode)
     }
     if compileBytecode, let compiler = manifest.compiler {
-      let modules = manifest.entries.filter { $0.kind == .stdlib && $0.path.hasSuffix(".py") && $0.source != nil }
-      let compiled = try compile(
-        modules.map { ($0.source!, $0.path) }, with: compiler, workDir: workDir, legacyLayout: !stdlibSources,
-        columnTables: stdlibSources)
-      for c in compiled.files {
-        files[c.path] = (c.data, c.mode)
-        // Sourceless: the module's bytecode replaces it. A module that did
-        // not compile (syntax for another version) keeps its source.
-        if !stdlibSources { files[modules[c.index].path] = nil }
-      }
-      inputs += compiled.compilerInputs
+      inputs += try compileStdlib(of: manifest, with: compiler, into: &files, workDir: workDir, keepSources: stdlibSources)
     }
+    var result = try archive(files, pack: pack, runtime: runtime, compressionLevel: compressionLevel, workDir: workDir)
+    result.inputs = inputs + result.inputs
+    return result
+  }
 
-    if pack {
-      guard runtime == nil else { throw LacewingError(.badInput, "a packed runtime layer cannot sit on another runtime layer") }
-      if let stray = files.keys.sorted().first(where: { !$0.hasPrefix(LW_RUNTIME_PREFIX) }) {
-        throw LacewingError(.badInput, "\(stray) is not under \(LW_RUNTIME_PREFIX); only a runtime layer can be packed")
-      }
+  /// `data` after `steps` (tool, arguments, what for) ran on a private copy
+  /// of it at `copy`, each given the copy's path last.
+  private static func patched(_ data: Data, at copy: String, _ steps: [(String, [String], String)])
+    throws(LacewingError) -> Data
+  {
+    guard FileManager.default.createFile(atPath: copy, contents: data) else {
+      throw LacewingError(.io, "cannot write \(copy)")
+    }
+    for (tool, arguments, what) in steps { try Command.run(tool, arguments + [copy], what: what) }
+    return try FS.read(copy, what: "patched copy")
+  }
+
+  /// Compiles the manifest's stdlib modules in `files`; without
+  /// `keepSources` each module's bytecode replaces it (a module that did
+  /// not compile, e.g. syntax for another version, keeps its source).
+  /// Returns the files the compiling interpreter read.
+  private static func compileStdlib(
+    of manifest: BundleManifest, with compiler: String, into files: inout [String: (data: Data, mode: Int)],
+    workDir: String, keepSources: Bool
+  ) throws(LacewingError) -> [String] {
+    let modules = manifest.entries.compactMap { e in
+      e.kind == .stdlib && e.path.hasSuffix(".py") ? e.source.map { (source: $0, path: e.path) } : nil
+    }
+    let compiled = try compile(
+      modules, with: compiler, workDir: workDir, legacyLayout: !keepSources, columnTables: keepSources)
+    for c in compiled.files {
+      files[c.path] = (c.data, c.mode)
+      if !keepSources { files[modules[c.index].path] = nil }
+    }
+    return compiled.compilerInputs
+  }
+
+  /// The payload zip of `files`, sorted: packed into one xz stream, or
+  /// deflated and merged with the `runtime` layer's entries as stored.
+  private static func archive(
+    _ files: [String: (data: Data, mode: Int)], pack: Bool, runtime: String?, compressionLevel: Int, workDir: String
+  ) throws(LacewingError) -> PayloadResult {
+    if pack, let stray = files.keys.sorted().first(where: { !$0.hasPrefix(LW_RUNTIME_PREFIX) }) {
+      throw LacewingError(.badInput, "\(stray) is not under \(LW_RUNTIME_PREFIX); only a runtime layer can be packed")
     }
     var zips: [(label: String, data: Data)] = []
     if let runtime { zips.append((runtime, try FS.read(runtime, what: "runtime layer"))) }
@@ -132,18 +149,17 @@ public enum Archiver {
         try writer.add(name, files[name]!.data, mode: files[name]!.mode, compressionLevel: pack ? 0 : compressionLevel)
       }
       try writer.close()
+      let own = try FS.read(zipPath, what: "payload just written")
       if pack {
-        let inner = try FS.read(zipPath, what: "runtime layer just written")
-        let packed = try ZipMerge.StoredFile(path: LW_RUNTIME_PACK, xz: inner, preset: compressionLevel)
-        var result = PayloadResult(data: try ZipMerge.merge([], adding: [packed]), inputs: inputs)
+        let packed = try ZipMerge.StoredFile(path: LW_RUNTIME_PACK, xz: own, preset: compressionLevel)
+        var result = PayloadResult(data: try ZipMerge.merge([], adding: [packed]), inputs: [])
         result.packIndex = files.keys.sorted().map { PackedFile(path: $0, size: files[$0]!.data.count) }
         return result
       }
-      let own = try FS.read(zipPath, what: "payload just written")
-      if runtime == nil { return PayloadResult(data: own, inputs: inputs) }
+      if runtime == nil { return PayloadResult(data: own, inputs: []) }
       zips.append(("this bundle's own files", own))
     }
-    return PayloadResult(data: try ZipMerge.merge(zips), inputs: inputs + (runtime.map { [$0] } ?? []))
+    return PayloadResult(data: try ZipMerge.merge(zips), inputs: runtime.map { [$0] } ?? [])
   }
 
   /// One interpreter process compiles every module; `dfile` is the path
@@ -204,25 +220,18 @@ public enum Archiver {
   /// bytecode next to it; another Python version finds the magic number
   /// wrong and falls back to the source. Returns the zip and every file read.
   public static func pyz(
-    sources ownSources: [PythonSource], mainModule: String, workDir: String, compiler: String? = nil, wheels: [String] = [],
-    wheelLock: String? = nil
+    sources ownSources: [PythonSource], mainModule: String, workDir: String, compiler: String? = nil,
+    wheelLists: [String] = [], wheelLock: String? = nil
   ) throws(LacewingError) -> (data: Data, inputs: [String]) {
     try? FileManager.default.removeItem(atPath: workDir)
     defer { try? FileManager.default.removeItem(atPath: workDir) }
     // Pure-Python wheels join the test's code: their files are unpacked
     // into the work dir, so they are compiled like the test's own.
     var sources = ownSources
-    var wheelInputs: [String] = []
-    // Read only when there are wheels: tests without any do not depend on it.
-    let pins = wheels.isEmpty ? nil : try wheelLock.map { lock throws(LacewingError) in try Wheel.readPins(lock) }
-    if let wheelLock, !wheels.isEmpty { wheelInputs.append(wheelLock) }
-    for (i, path) in wheels.enumerated() {
-      let wheel = try Wheel(path)
-      if let compiler { try wheel.check(runtime: FS.basename(compiler)) }
-      if let pins, let wheelLock { try wheel.verify(against: pins, lock: wheelLock) }
-      wheelInputs.append(path)
-      guard wheel.isPure else { continue }  // installed in the bundle's site/ instead
-      let zip = try ZipReaderHandle(path: path)
+    let checked = try Wheel.checked(lists: wheelLists, runtime: compiler.map(FS.basename), lock: wheelLock)
+    // Native wheels are installed in the bundle's site/ instead.
+    for (i, wheel) in checked.wheels.enumerated() where wheel.isPure {
+      let zip = try ZipReaderHandle(path: wheel.path)
       for file in wheel.files {
         let unpacked = "\(workDir)/wheel-\(i)/\(file.path)"
         let data = try zip.read(file.member)
@@ -230,7 +239,8 @@ public enum Archiver {
           try FileManager.default.createDirectory(atPath: FS.dirname(unpacked), withIntermediateDirectories: true)
           try data.write(to: URL(fileURLWithPath: unpacked))
         } catch {
-          throw LacewingError(.io, "cannot unpack \(file.member) of \(path) into \(workDir): \(error.localizedDescription)")
+          throw LacewingError(
+            .io, "cannot unpack \(file.member) of \(wheel.path) into \(workDir): \(error.localizedDescription)")
         }
         sources.append(PythonSource(source: unpacked, dest: file.path))
       }
@@ -256,7 +266,7 @@ public enum Archiver {
 
       """
     try? FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-    var inputs = ownSources.map(\.source) + wheelInputs
+    var inputs = ownSources.map(\.source) + checked.inputs
     if let compiler {
       // Package data (pkg/data.json) rides along as it is; only modules compile.
       let modules = sources.filter { $0.dest.hasSuffix(".py") }

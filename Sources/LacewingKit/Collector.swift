@@ -192,20 +192,9 @@ public struct Collector {
 
     // Wheels with native code, installed as pip would in site/: their
     // RUNPATHs (auditwheel's $ORIGIN/../<pkg>.libs) are kept as they are.
-    let runtimeName = FS.basename(interpreter)
-    inputs += options.wheelLists
-    let wheels = try Wheel.readLists(options.wheelLists)
-    // Read only when there are wheels: bundles without any do not depend on it.
-    let pins = wheels.isEmpty ? nil : try options.wheelLock.map { lock throws(LacewingError) in try Wheel.readPins(lock) }
-    if let lock = options.wheelLock, !wheels.isEmpty { inputs.append(lock) }
-    for path in wheels {
-      let wheel = try Wheel(path)
-      try wheel.check(runtime: runtimeName)
-      if let pins, let lock = options.wheelLock { try wheel.verify(against: pins, lock: lock) }
-      inputs.append(path)
-      if wheel.isPure { continue }
-      try addNativeWheel(wheel)
-    }
+    let wheels = try Wheel.checked(lists: options.wheelLists, runtime: FS.basename(interpreter), lock: options.wheelLock)
+    inputs += wheels.inputs
+    for wheel in wheels.wheels where !wheel.isPure { try addNativeWheel(wheel) }
     try resolveLibraries(into: libDir)
 
     var data = options.data

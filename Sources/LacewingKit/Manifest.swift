@@ -73,12 +73,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
       + excluded.map { "\($0.path)\t\($0.reason)\n" }.joined()
   }
 
-  public func encoded() -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    // Encoding plain structs of strings and ints cannot fail.
-    return (try? encoder.encode(self)) ?? Data()
-  }
+  public func encoded() -> Data { JSONFile.encode(self) }
 
   public static func read(_ path: String) throws(LacewingError) -> BundleManifest {
     try JSONFile.read(
@@ -101,6 +96,16 @@ public struct PythonSource: Codable, Equatable, Sendable {
 }
 
 enum JSONFile {
+  /// Pretty, keys sorted, slashes as they are: the same value gives the
+  /// same bytes, and a person can read and diff them. The tools encode
+  /// plain structs of strings and numbers, which cannot fail.
+  static func encode<T: Encodable>(_ value: T, snakeCaseKeys: Bool = false) -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    if snakeCaseKeys { encoder.keyEncodingStrategy = .convertToSnakeCase }
+    return (try? encoder.encode(value)) ?? Data()
+  }
+
   static func read<T: Decodable>(_ type: T.Type, _ path: String, what: String, missing: String? = nil)
     throws(LacewingError) -> T
   {

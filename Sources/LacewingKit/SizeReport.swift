@@ -94,12 +94,7 @@ public struct SizeReport: Codable, Equatable, Sendable {
         .prefix(largestCount))
   }
 
-  public var json: Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    return (try? encoder.encode(self)) ?? Data()
-  }
+  public var json: Data { JSONFile.encode(self, snakeCaseKeys: true) }
 
   public var table: String {
     func mb(_ n: Int) -> String { String(format: "%.2f MB", Double(n) / 1_000_000) }

@@ -137,6 +137,27 @@ public struct Wheel {
     }
   }
 
+  /// The wheels the JSON `lists` name, each checked against the `runtime`
+  /// it will run on (the interpreter's versioned name; nil: not checked)
+  /// and, with a `lock`, against its pin. Returns them with every file
+  /// read, for the depfile; the lock is read only when there are wheels,
+  /// so a bundle without any does not depend on it.
+  public static func checked(lists: [String], runtime: String?, lock: String?) throws(LacewingError)
+    -> (wheels: [Wheel], inputs: [String])
+  {
+    let paths = try readLists(lists)
+    guard !paths.isEmpty else { return ([], lists) }
+    let pins = try lock.map { lock throws(LacewingError) in try readPins(lock) }
+    var wheels: [Wheel] = []
+    for path in paths {
+      let wheel = try Wheel(path)
+      if let runtime { try wheel.check(runtime: runtime) }
+      if let pins, let lock { try wheel.verify(against: pins, lock: lock) }
+      wheels.append(wheel)
+    }
+    return (wheels, lists + (lock.map { [$0] } ?? []) + paths)
+  }
+
   /// Wheel paths from JSON lists written by GN metadata (lacewing_wheels).
   public static func readLists(_ paths: [String]) throws(LacewingError) -> [String] {
     var out: [String] = []

@@ -114,7 +114,7 @@ struct Pyz: ParsableCommand {
       if let compilerFrom { compiler = try BundleManifest.read(compilerFrom).compiler }
       let result = try Archiver.pyz(
         sources: all, mainModule: main, workDir: output + ".work", compiler: compiler,
-        wheels: try Wheel.readLists(wheelLists), wheelLock: wheelLock)
+        wheelLists: wheelLists, wheelLock: wheelLock)
       try OutputFile.write(result.data, to: output)
       if let depfile {
         try Depfile(output: output, inputs: sources + wheelLists + (compilerFrom.map { [$0] } ?? []) + result.inputs)
