@@ -4,10 +4,15 @@ import Foundation
 /// each DT_NEEDED library inside the bundle, the way ld.so will at run time,
 /// or on the allowlist. All problems are reported in one run.
 public struct AllowlistCheck {
-  public struct Options {
+  /// ldd-allowlist-check's arguments.
+  public struct Options: Sendable {
+    /// The GN label the bundle comes from, for messages.
     public var label: String
+    /// The stem, checked too.
     public var stem: String
+    /// The payload zip from make-archive.
     public var payload: String
+    /// One library name per line, # comments.
     public var allowlistFile: String
     /// Collect's manifests: map bundle paths back to build-host files for hints.
     public var manifests: [String] = []
@@ -127,7 +132,15 @@ public struct AllowlistCheck {
       })
   }
 
-  public static func run(_ options: Options) throws(LacewingError) -> Report {
+  /// Checks, then writes the stamp (`Report.summary`) and the depfile.
+  public static func run(_ options: Options, output: ActionOutput) throws(LacewingError) {
+    let report = try check(options)
+    try output.write(Data(report.summary.utf8))
+    try output.writeDepfile(inputs: [options.stem, options.payload, options.allowlistFile] + options.manifests)
+  }
+
+  /// The report, or an error naming every problem.
+  public static func check(_ options: Options) throws(LacewingError) -> Report {
     let allowlist = parseAllowlist(String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
     let bundle = try Bundle(options)
     let resolved = resolve(bundle.elfs, bundlePaths: bundle.paths, allowlist: allowlist)
@@ -194,7 +207,7 @@ public struct AllowlistCheck {
       changed = false
       for (path, elf) in elfs {
         for name in elf.needed where resolved[path + "\u{0}" + name] == nil && !allowlist.contains(name) {
-          var found = resolveInBundle(name, from: path, searchPath: elf.searchPath, paths: bundlePaths)
+          var found = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths)
           var via: String?
           if found == nil && elf.runpath.isEmpty {
             // Sorted: the stamp names the same loader on every run.
@@ -274,8 +287,8 @@ public struct AllowlistCheck {
   /// ld.so's rule: DT_RUNPATH applies to the object's own DT_NEEDED only;
   /// DT_RPATH is used when there is no RUNPATH. Only "$ORIGIN" entries can
   /// point into the bundle; absolute ones point at the host and do not count.
-  /// The bundle path `name` resolves to from `path` through `searchPath`
-  /// (an ELF's `searchPath`, or a loader's RPATH), if any.
+  /// The bundle path `name` resolves to from `path` through `elf`'s search
+  /// path (or `searchPath`: a loader's RPATH), if any.
   static func resolveInBundle(_ name: String, from path: String, elf: ELFFile, paths: Set<String>) -> String? {
     resolveInBundle(name, from: path, searchPath: elf.searchPath, paths: paths)
   }

@@ -7,12 +7,14 @@ import LacewingFormat
 /// follows DT_NEEDED through the declared library directories only, so what
 /// lands in a bundle never depends on what else happens to be installed.
 public struct Collector {
-  public struct Options {
-    /// The interpreter to bundle, e.g. /usr/bin/python3.11.
-    public var python: String
+  /// collect-artifacts' arguments.
+  public struct Options: Sendable {
     /// Which layer(s) to collect: a runtime layer is shared by every bundle
     /// on that runtime; a test layer is built on top of one.
-    public var layer: Layer = .all
+    public var layer: Layer
+    /// The interpreter to bundle, e.g. /usr/bin/python3.11 (layers all and
+    /// runtime).
+    public var python: String?
     /// The runtime layer's manifest, for a test layer (names the interpreter).
     public var runtimeManifest: String?
     /// Files listing third-party wheels (JSON, GN metadata); those with
@@ -31,14 +33,21 @@ public struct Collector {
     /// The only places shared libraries are bundled from, besides the
     /// runtime's own lib dir (a runtime layer searches that first).
     public var libDirs: [String] = []
-    /// Libraries every host has; never bundled.
-    public var allowlist: Set<String> = []
-    /// fnmatch patterns on paths relative to the stdlib directory.
-    public var stdlibExclude: [String] = Collector.defaultStdlibExclude
-    /// fnmatch patterns on module names (the file name up to its first ".").
-    public var moduleExclude: [String] = Collector.defaultModuleExclude
+    /// The allowlist file: libraries every host has, never bundled.
+    public var allowlist: String?
+    /// fnmatch patterns on paths relative to the stdlib directory, added
+    /// to `defaultStdlibExclude`.
+    public var stdlibExclude: [String] = []
+    /// fnmatch patterns on module names (the file name up to its first
+    /// "."), added to `defaultModuleExclude`.
+    public var moduleExclude: [String] = []
+    /// False: only the given exclusions, none of the defaults.
+    public var defaultExcludes = true
+    /// Where to write a readable list of what was left out and why.
+    public var exclusionReport: String?
 
-    public init(python: String) {
+    public init(layer: Layer = .all, python: String? = nil) {
+      self.layer = layer
       self.python = python
     }
   }
@@ -103,6 +112,8 @@ public struct Collector {
   }
 
   let options: Options
+  /// Read from `options.allowlist`.
+  private var allowlist: Set<String> = []
   private var entries: [BundleManifest.Entry] = []
   private var excluded: [BundleManifest.Exclusion] = []
   private var inputs: [String] = []
@@ -118,12 +129,26 @@ public struct Collector {
     self.libDirs = options.libDirs
   }
 
-  public static func collect(_ options: Options) throws(LacewingError) -> Result {
-    var c = Collector(options)
-    return try c.run()
+  /// Collects and writes the manifest, the exclusion report and the depfile.
+  public static func run(_ options: Options, output: ActionOutput) throws(LacewingError) {
+    let result = try collect(options)
+    try output.write(result.manifest.encoded())
+    if let report = options.exclusionReport {
+      try OutputFile.write(Data(result.manifest.exclusionReport.utf8), to: report)
+    }
+    try output.writeDepfile(inputs: result.inputs)
   }
 
-  private mutating func run() throws(LacewingError) -> Result {
+  public static func collect(_ options: Options) throws(LacewingError) -> Result {
+    var c = Collector(options)
+    return try c.collect()
+  }
+
+  private mutating func collect() throws(LacewingError) -> Result {
+    if let path = options.allowlist {
+      allowlist = AllowlistCheck.parseAllowlist(String(decoding: try FS.read(path, what: "allowlist"), as: UTF8.self))
+      inputs.append(path)
+    }
     var interpreter: String
     var compiler: String?
     var modulePath: [String]
@@ -136,13 +161,16 @@ public struct Collector {
       interpreter = runtime.interpreter
       modulePath = runtime.modulePath
     } else {
-      let runtime = try PythonRuntime(interpreter: options.python)
+      guard let python = options.python else {
+        throw LacewingError(.badInput, "a \(options.layer.rawValue) layer needs the interpreter to bundle (--python)")
+      }
+      let runtime = try PythonRuntime(interpreter: python)
       libDirs = Collector.searchOrder(runtimeLibDir: runtime.libDir, declared: options.libDirs)
-      let python = BundleLayout.runtimePrefix
-      let bin = python + "bin/" + runtime.name
-      let lib = python + "lib"
+      let prefix = BundleLayout.runtimePrefix
+      let bin = prefix + "bin/" + runtime.name
+      let lib = prefix + "lib"
       let stdlib = "\(lib)/\(runtime.name)"
-      inputs.append(options.python)
+      inputs.append(python)
       interpreter = bin
       compiler = runtime.executable
       modulePath = [stdlib, stdlib + "/lib-dynload"]
@@ -233,7 +261,7 @@ public struct Collector {
     inputs.append(dir)
     for name in try FS.list(dir) {
       let rel = relative.isEmpty ? name : relative + "/" + name
-      if let pattern = options.stdlibExclude.first(where: { FS.matches($0, rel) }) {
+      if let pattern = stdlibExclude.first(where: { FS.matches($0, rel) }) {
         if pattern != "*.pyc" && !pattern.hasSuffix("__pycache__") && rel != "lib-dynload" {
           excluded.append(.init(path: "\(dest)/\(rel)", reason: "stdlib exclusion '\(pattern)'"))
         }
@@ -253,7 +281,7 @@ public struct Collector {
     inputs.append(dir)
     for name in try FS.list(dir) where name.hasSuffix(".so") {
       let module = String(name.prefix { $0 != "." })
-      if let pattern = options.moduleExclude.first(where: { FS.matches($0, module) }) {
+      if let pattern = moduleExclude.first(where: { FS.matches($0, module) }) {
         excluded.append(.init(path: "\(dest)/\(name)", reason: "module exclusion '\(pattern)'"))
         continue
       }
@@ -289,10 +317,8 @@ public struct Collector {
       let data = try zip.read(file.member)
       let elf = try ELFFile(data, name: "\(wheel.path):\(file.member)")
       var runpath: String?
-      for name in elf.needed where !options.allowlist.contains(name) {
-        if AllowlistCheck.resolveInBundle(name, from: path, searchPath: elf.searchPath, paths: installed) != nil {
-          continue
-        }
+      for name in elf.needed where !allowlist.contains(name) {
+        if AllowlistCheck.resolveInBundle(name, from: path, elf: elf, paths: installed) != nil { continue }
         if bundledLibraries[name] == nil {
           guard let found = libDirs.map({ $0 + "/" + name }).first(where: FS.exists) else { continue }
           bundledLibraries[name] = found
@@ -306,12 +332,15 @@ public struct Collector {
     }
   }
 
+  private var stdlibExclude: [String] { (options.defaultExcludes ? Collector.defaultStdlibExclude : []) + options.stdlibExclude }
+  private var moduleExclude: [String] { (options.defaultExcludes ? Collector.defaultModuleExclude : []) + options.moduleExclude }
+
   /// Breadth-first over DT_NEEDED: each library found in a declared directory
   /// is bundled once, under its own name, in python/lib.
   private mutating func resolveLibraries(into libDir: String) throws(LacewingError) {
     while !pending.isEmpty {
       let (source, elf) = pending.removeFirst()
-      for name in elf.needed where !options.allowlist.contains(name) && bundledLibraries[name] == nil {
+      for name in elf.needed where !allowlist.contains(name) && bundledLibraries[name] == nil {
         guard let found = find(name, neededBy: source, elf: elf) else { continue }  // the allowlist check reports it
         bundledLibraries[name] = found
         try addELF(source: found, path: "\(libDir)/\(name)", kind: .sharedLibrary, libDir: libDir)
@@ -329,7 +358,7 @@ public struct Collector {
   /// names the fix.
   private mutating func preloadUnwinder(interpreter: String, libDir: String) throws(LacewingError) {
     let unwinder = AllowlistCheck.unwinder
-    guard !options.allowlist.contains(unwinder), let index = entries.firstIndex(where: { $0.path == interpreter }),
+    guard !allowlist.contains(unwinder), let index = entries.firstIndex(where: { $0.path == interpreter }),
       let source = entries[index].source, try ELFFile(FS.read(source, what: "interpreter"), name: source).isDynamic
     else { return }
     if bundledLibraries[unwinder] == nil {

@@ -58,7 +58,7 @@ public struct SizeReport: Codable, Equatable, Sendable {
 
   /// `packed`: what the runtime pack holds (make-archive --pack-index).
   public init(
-    bundle: String, stemBytes: Int, payload: Data, totalBytes: Int, packed: [Archiver.PackedFile] = [],
+    bundle: String, stemBytes: Int, payload: Data, totalBytes: Int, packed: [PayloadArchive.PackedFile] = [],
     largestCount: Int = 15
   ) throws(LacewingError) {
     let entries = try ZipIndex.entries(payload)
