@@ -35,3 +35,34 @@ extension ParsableCommand {
     }
   }
 }
+
+/// --stem and --payload: the two halves of a bundle, for the tools that
+/// read both (ldd-allowlist-check checks them, fuse-stub joins them).
+public struct BundleParts: ParsableArguments {
+  @Option(help: "The prebuilt stem executable.")
+  public var stem: String
+
+  @Option(help: "The payload zip from make-archive.")
+  public var payload: String
+
+  public init() {}
+}
+
+/// --wheel-list and --wheel-lock: a test's third-party wheels and their
+/// pins, for the tools that read wheels (make-archive pyz takes the pure
+/// ones, collect-artifacts the native ones).
+public struct WheelOptions: ParsableArguments {
+  @Option(
+    name: .customLong("wheel-list"),
+    help: """
+      A JSON array of wheel paths (GN metadata); make-archive pyz takes the pure-Python ones, \
+      collect-artifacts those with native code (site/).
+      """)
+  public var lists: [String] = []
+
+  @Option(
+    name: .customLong("wheel-lock"), help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
+  public var lock: String?
+
+  public init() {}
+}

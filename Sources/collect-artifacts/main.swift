@@ -40,13 +40,7 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
   @Option(name: .customLong("extension-list"), help: "A JSON array of extension module paths (GN metadata).")
   var extensionLists: [String] = []
 
-  @Option(
-    name: .customLong("wheel-list"),
-    help: "A JSON array of wheel paths (GN metadata); those with native code land in site/.")
-  var wheelLists: [String] = []
-
-  @Option(help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
-  var wheelLock: String?
+  @OptionGroup var wheels: WheelOptions
 
   @Option(name: .customLong("data"), help: "SOURCE=DEST: a data file and its path in the bundle; repeatable.")
   var data: [String] = []
@@ -96,8 +90,8 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
     options.testLists = testLists
     options.extensions = extensions
     options.extensionLists = extensionLists
-    options.wheelLists = wheelLists
-    options.wheelLock = wheelLock
+    options.wheelLists = wheels.lists
+    options.wheelLock = wheels.lock
     options.data = data
     options.libDirs = libDirs
     options.allowlist = allowlist

@@ -18,11 +18,7 @@ struct FuseStub: ParsableCommand, DescribesOutput {
       """)
   static let outputHelp = "the executable"
 
-  @Option(help: "The prebuilt stem executable.")
-  var stem: String
-
-  @Option(help: "The payload zip from make-archive.")
-  var payload: String
+  @OptionGroup var parts: BundleParts
 
   @Option(help: "The manifest the payload was built from (names the interpreter).")
   var manifest: String
@@ -78,7 +74,7 @@ struct FuseStub: ParsableCommand, DescribesOutput {
   }
 
   var options: Fuser.Options {
-    var options = Fuser.Options(stem: stem, payload: payload, manifest: manifest)
+    var options = Fuser.Options(stem: parts.stem, payload: parts.payload, manifest: manifest)
     options.interpreterArgs = interpreterArgs
     options.pyzs = pyzs
     options.main = main

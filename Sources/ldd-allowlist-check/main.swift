@@ -17,11 +17,7 @@ struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
   @Option(help: "The GN label the bundle comes from, for messages.")
   var label: String
 
-  @Option(help: "The prebuilt stem executable (checked too).")
-  var stem: String
-
-  @Option(help: "The payload zip from make-archive.")
-  var payload: String
+  @OptionGroup var parts: BundleParts
 
   @Option(
     name: .customLong("manifest"),
@@ -52,7 +48,8 @@ struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
   }
 
   var options: AllowlistCheck.Options {
-    var options = AllowlistCheck.Options(label: label, stem: stem, payload: payload, allowlistFile: allowlist)
+    var options = AllowlistCheck.Options(
+      label: label, stem: parts.stem, payload: parts.payload, allowlistFile: allowlist)
     options.manifests = manifests
     options.hostLibDirs = hostLibDirs
     options.maxGlibc = maxGlibc

@@ -97,13 +97,7 @@ struct Pyz: ParsableCommand, DescribesOutput {
   @Option(help: "A runtime layer's manifest, whose runtime compiles the bytecode (instead of --python).")
   var compilerFrom: String?
 
-  @Option(
-    name: .customLong("wheel-list"),
-    help: "A JSON array of wheel paths (GN metadata); pure-Python ones join the pyz.")
-  var wheelLists: [String] = []
-
-  @Option(help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
-  var wheelLock: String?
+  @OptionGroup var wheels: WheelOptions
 
   @OptionGroup var output: OutputOptions<Self>
 
@@ -117,8 +111,8 @@ struct Pyz: ParsableCommand, DescribesOutput {
     var options = PyzArchive.Options(sourceLists: sources, mainModule: main)
     options.python = python
     options.compilerFrom = compilerFrom
-    options.wheelLists = wheelLists
-    options.wheelLock = wheelLock
+    options.wheelLists = wheels.lists
+    options.wheelLock = wheels.lock
     return options
   }
 }
