@@ -13,7 +13,7 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
       Reads the interpreter's ELF headers and stdlib directory, follows DT_NEEDED through the \
       --lib-dir directories only, and writes a JSON manifest for make-archive. The depfile lists \
       every file read and every directory listed, so a new stdlib file triggers a rebuild.
-      """)
+      """ + exitStatusHelp(.badInput, .io))
   static let outputHelp = "the manifest (JSON)"
 
   @Option(

@@ -15,7 +15,7 @@ struct FuseStub: ParsableCommand, DescribesOutput {
       the SHA-256 of payload and config, which keys the stem's extraction cache; with \
       --shared-runtime the runtime layer (python/) gets a cache entry of its own, keyed by its own \
       digest. --env values are paths relative to the extraction root; the stem makes them absolute.
-      """)
+      """ + exitStatusHelp(.badInput, .io))
   static let outputHelp = "the executable"
 
   @OptionGroup var parts: BundleParts

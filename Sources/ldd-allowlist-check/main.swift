@@ -11,7 +11,7 @@ struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
       Reads the ELF files themselves (it never runs them, unlike ldd) and resolves each DT_NEEDED \
       through $ORIGIN RUNPATHs inside the bundle as ld.so will. Every problem is reported in one run, \
       each naming the ELF, the library, where the build host has it, and the fix.
-      """)
+      """ + exitStatusHelp(.badInput, .hermeticity, .io))
   static let outputHelp = "the stamp (a summary of what was checked)"
 
   @Option(help: "The GN label the bundle comes from, for messages.")

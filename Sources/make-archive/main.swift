@@ -20,7 +20,7 @@ struct Payload: ParsableCommand, DescribesOutput {
       --stdlib-sources). With --runtime, that runtime layer's entries are copied in compressed, \
       as they are. Entries are sorted, timestamps fixed: \
       the same inputs give the same bytes wherever and whenever they are built.
-      """)
+      """ + exitStatusHelp(.badInput, .toolFailed, .io))
   static let outputHelp = "the payload zip"
 
   @Option(help: "The manifest written by collect-artifacts.")
@@ -82,7 +82,8 @@ struct Payload: ParsableCommand, DescribesOutput {
 struct Pyz: ParsableCommand, DescribesOutput {
   static let configuration = CommandConfiguration(
     abstract: "Build a test's zipapp (.pyz) from its Python sources.",
-    discussion: "The result runs as `python3 test.pyz` with no bundle at all.")
+    discussion: "The result runs as `python3 test.pyz` with no bundle at all."
+      + exitStatusHelp(.badInput, .toolFailed, .io))
   static let outputHelp = "the .pyz"
 
   @Option(help: "A JSON array of {\"source\", \"dest\"} objects (GN metadata); repeatable.")
