@@ -7,6 +7,11 @@ public enum BundleLayout {
   /// The runtime layer: interpreter, stdlib, lib-dynload, their libraries.
   public static let runtimePrefix = LW_RUNTIME_PREFIX
   public static let runtimePack = LW_RUNTIME_PACK
+  /// The runtime layer's interpreter and shared libraries (the stdlib is
+  /// `runtimeLibDir/python3.X`), and CPython's lib-dynload in the stdlib.
+  public static let runtimeBinDir = LW_RUNTIME_BIN_DIR
+  public static let runtimeLibDir = LW_RUNTIME_LIB_DIR
+  public static let dynloadDir = LW_RUNTIME_DYNLOAD_DIR
   public static let testDir = LW_TEST_DIR
   public static let extDir = LW_EXT_DIR
   public static let libDir = LW_LIB_DIR

@@ -166,20 +166,20 @@ public struct Collector {
       }
       let runtime = try PythonRuntime(interpreter: python)
       libDirs = Collector.searchOrder(runtimeLibDir: runtime.libDir, declared: options.libDirs)
-      let prefix = BundleLayout.runtimePrefix
-      let bin = prefix + "bin/" + runtime.name
-      let lib = prefix + "lib"
+      let bin = BundleLayout.runtimeBinDir + "/" + runtime.name
+      let lib = BundleLayout.runtimeLibDir
       let stdlib = "\(lib)/\(runtime.name)"
+      let dynload = stdlib + "/" + BundleLayout.dynloadDir
       inputs.append(python)
       interpreter = bin
       compiler = runtime.executable
-      modulePath = [stdlib, stdlib + "/lib-dynload"]
+      modulePath = [stdlib, dynload]
 
       try addELF(source: runtime.executable, path: bin, kind: .interpreter, libDir: lib)
       entries.append(.init(path: bin + "._pth", kind: .config, content: PythonRuntime.pthFile(bin: bin, modulePath: modulePath)))
       entries.append(.init(path: stdlib + "/sitecustomize.py", kind: .config, content: PythonRuntime.siteCustomize))
       try walkStdlib(runtime.stdlib, relative: "", into: stdlib)
-      try addDynload(runtime.stdlib + "/lib-dynload", into: stdlib + "/lib-dynload", libDir: lib)
+      try addDynload(runtime.stdlib + "/" + BundleLayout.dynloadDir, into: dynload, libDir: lib)
       try resolveLibraries(into: lib)
       try preloadUnwinder(interpreter: bin, libDir: lib)
     }
@@ -262,7 +262,7 @@ public struct Collector {
     for name in try FS.list(dir) {
       let rel = relative.isEmpty ? name : relative + "/" + name
       if let pattern = stdlibExclude.first(where: { FS.matches($0, rel) }) {
-        if pattern != "*.pyc" && !pattern.hasSuffix("__pycache__") && rel != "lib-dynload" {
+        if pattern != "*.pyc" && !pattern.hasSuffix("__pycache__") && rel != BundleLayout.dynloadDir {
           excluded.append(.init(path: "\(dest)/\(rel)", reason: "stdlib exclusion '\(pattern)'"))
         }
         continue

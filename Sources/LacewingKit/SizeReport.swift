@@ -40,18 +40,22 @@ public struct SizeReport: Codable, Equatable, Sendable {
 
   /// The category of a payload path, from the bundle layout (see lacewing_format.h).
   public static func category(of path: String) -> String {
-    if path == LW_RUNTIME_PACK { return pack }
-    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-    switch parts.first {
-    case "python":
-      if parts.count > 1 && parts[1] == "bin" { return "interpreter" }
-      if parts.count == 3 && parts[1] == "lib" { return "shared libraries" }
-      if parts.count > 3 && parts[3] == "lib-dynload" { return "lib-dynload" }
+    if path == BundleLayout.runtimePack { return pack }
+    if path.hasPrefix(BundleLayout.runtimeBinDir + "/") { return "interpreter" }
+    if path.hasPrefix(BundleLayout.runtimeLibDir + "/") {
+      // python/lib/<library>, python/lib/python3.X/lib-dynload/<module>.
+      let rest = path.dropFirst(BundleLayout.runtimeLibDir.count + 1).split(separator: "/")
+      if rest.count == 1 { return "shared libraries" }
+      if rest.count > 2 && rest[1] == BundleLayout.dynloadDir { return "lib-dynload" }
       return "stdlib"
-    case "lib": return "shared libraries"
-    case "ext": return "extensions"
-    case "site": return "third-party packages"
-    case "test": return "test code"
+    }
+    if path.hasPrefix(BundleLayout.runtimePrefix) { return "stdlib" }
+    let top = path.prefix { $0 != "/" }
+    if top + "/" == BundleLayout.testDir { return "test code" }
+    switch top {
+    case BundleLayout.libDir: return "shared libraries"
+    case BundleLayout.extDir: return "extensions"
+    case BundleLayout.siteDir: return "third-party packages"
     default: return "data"
     }
   }
