@@ -77,8 +77,3 @@ public enum FS {
     fnmatch(pattern, path, 0) == 0
   }
 }
-
-/// Reads a whole file, or fails naming it.
-public func readFile(_ path: String) throws(LacewingError) -> Data {
-  try FS.read(path, what: "input")
-}

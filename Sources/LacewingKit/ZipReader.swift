@@ -105,14 +105,14 @@ public enum ZipContents {
 /// files count as entries of the payload, the pack itself does not. The
 /// pack is unpacked once, here (xz -9 of a runtime takes a third of a second
 /// to decode), however often the contents are asked for.
-public struct PayloadContents {
+struct PayloadContents {
   let payload: Data
   let label: String
   /// The packed runtime layer's zip, unpacked; nil without a pack.
   let unpacked: Data?
 
   /// `label` names the payload in errors.
-  public init(_ payload: Data, label: String) throws(LacewingError) {
+  init(_ payload: Data, label: String) throws(LacewingError) {
     self.payload = payload
     self.label = label
     if let pack = try ZipIndex.entries(payload).first(where: { $0.name == LW_RUNTIME_PACK }) {
@@ -123,14 +123,14 @@ public struct PayloadContents {
   }
 
   /// Every name, nothing inflated.
-  public func names() throws(LacewingError) -> [String] {
+  func names() throws(LacewingError) -> [String] {
     var names = try ZipIndex.entries(payload).map(\.name).filter { $0 != LW_RUNTIME_PACK }
     if let unpacked { names += try ZipIndex.entries(unpacked).map(\.name) }
     return names
   }
 
   /// Every entry, or with `onlyELF` only the ELF files.
-  public func read(onlyELF: Bool = false) throws(LacewingError) -> [(name: String, data: Data)] {
+  func read(onlyELF: Bool = false) throws(LacewingError) -> [(name: String, data: Data)] {
     var out = try ZipContents.read(
       ZipReaderHandle(data: payload, label: label), onlyELF: onlyELF, skipping: LW_RUNTIME_PACK)
     if let unpacked {

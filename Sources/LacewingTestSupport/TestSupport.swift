@@ -75,6 +75,12 @@ public func environment(_ changes: [String: String?]) -> [String: String] {
   return env
 }
 
+/// Reads a whole file, or fails naming it.
+public func readFile(_ path: String) throws -> Data {
+  guard let data = FileManager.default.contents(atPath: path) else { throw TestSetupError("cannot read \(path)") }
+  return data
+}
+
 public func readText(_ path: String) -> String {
   String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
 }
