@@ -32,7 +32,8 @@ let package = Package(
   targets: [
     .target(name: "LacewingFormat"),
     .target(
-      name: "StemSupport", dependencies: ["LacewingFormat"], linkerSettings: [.linkedLibrary("z"), .linkedLibrary("lzma")]),
+      name: "StemSupport", dependencies: ["LacewingFormat"],
+      linkerSettings: [.linkedLibrary("z"), .linkedLibrary("lzma")]),
     .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
     .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     .systemLibrary(name: "CLiblzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),

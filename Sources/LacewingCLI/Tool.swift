@@ -69,7 +69,8 @@ public struct WheelOptions: ParsableArguments {
   public var lists: [String] = []
 
   @Option(
-    name: .customLong("wheel-lock"), help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
+    name: .customLong("wheel-lock"),
+    help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
   public var lock: String?
 
   public init() {}

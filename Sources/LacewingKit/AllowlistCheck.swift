@@ -93,7 +93,9 @@ public struct AllowlistCheck {
   ) -> (lines: [String], problems: [String]) {
     var lines: [String] = [], problems: [String] = []
     let what = "dlopen by libc.so.6: \(unwinder) (pthread_exit, pthread_cancel, backtrace)"
-    let programs = parsed.filter { $0.path.hasPrefix(BundleLayout.runtimePrefix) && $0.elf.hasInterpreter && $0.elf.isDynamic }
+    let programs = parsed.filter {
+      $0.path.hasPrefix(BundleLayout.runtimePrefix) && $0.elf.hasInterpreter && $0.elf.isDynamic
+    }
     for (program, _) in programs {
       if allowlist.contains(unwinder) {
         lines.append("\(what) => allowlisted")
@@ -104,7 +106,9 @@ public struct AllowlistCheck {
       while let path = queue.popLast(), loaded == nil {
         guard seen.insert(path).inserted, let elf = parsed.first(where: { $0.path == path })?.elf else { continue }
         for name in elf.needed {
-          guard let found = resolved[path + "\u{0}" + name]?.split(separator: " ").first.map(String.init) else { continue }
+          guard let found = resolved[path + "\u{0}" + name]?.split(separator: " ").first.map(String.init) else {
+            continue
+          }
           if name == unwinder { loaded = found }
           queue.append(found)
         }
@@ -113,10 +117,11 @@ public struct AllowlistCheck {
         lines.append("\(what) => \(loaded), loaded at start by \(program)")
       } else {
         problems.append(
-          "\(program): libc.so.6 loads \(unwinder) with dlopen when a thread ends through pthread_exit or pthread_cancel "
-            + "(CPython ends busy daemon threads that way at exit), and nothing loads it at start; a host without it "
-            + "aborts. Fix: put the directory that holds \(unwinder) in the runtime's shared_library_dirs (collect-artifacts "
-            + "then bundles it and makes the interpreter load it), or add it to the allowlist.")
+          "\(program): libc.so.6 loads \(unwinder) with dlopen when a thread ends through pthread_exit or "
+            + "pthread_cancel (CPython ends busy daemon threads that way at exit), and nothing loads it at start; a "
+            + "host without it aborts. Fix: put the directory that holds \(unwinder) in the runtime's "
+            + "shared_library_dirs (collect-artifacts then bundles it and makes the interpreter load it), or add it "
+            + "to the allowlist.")
       }
     }
     if !programs.isEmpty { lines += hostDlopens.map { "dlopen by libc.so.6: " + $0 } }
@@ -141,7 +146,8 @@ public struct AllowlistCheck {
 
   /// The report, or an error naming every problem.
   public static func check(_ options: Options) throws(LacewingError) -> Report {
-    let allowlist = parseAllowlist(String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
+    let allowlist = parseAllowlist(
+      String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
     let bundle = try Bundle(options)
     let resolved = resolve(bundle.elfs, bundlePaths: bundle.paths, allowlist: allowlist)
     var report = Report(elfCount: bundle.elfs.count, problems: [])
@@ -156,7 +162,8 @@ public struct AllowlistCheck {
         } else {
           problems.append(
             Problem(
-              elf: path, library: name, hostPath: hostLocation(name, source: bundle.sources[path], dirs: options.hostLibDirs),
+              elf: path, library: name,
+              hostPath: hostLocation(name, source: bundle.sources[path], dirs: options.hostLibDirs),
               bundledAt: bundle.paths.first { FS.basename($0) == name && !$0.hasPrefix(BundleLayout.testDir) }))
         }
       }
@@ -298,7 +305,8 @@ public struct AllowlistCheck {
     let origin = FS.dirname(path)
     for dir in searchPath {
       guard dir.hasPrefix("$ORIGIN") || dir.hasPrefix("${ORIGIN}") else { continue }
-      let expanded = dir.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(of: "$ORIGIN", with: origin)
+      let expanded = dir.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(
+        of: "$ORIGIN", with: origin)
       let candidate = FS.normalize(expanded + "/" + name)
       if paths.contains(candidate) { return candidate }
     }

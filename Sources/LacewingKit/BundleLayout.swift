@@ -34,13 +34,15 @@ public enum BundleLayout {
 
   /// The launcher of the test whose .pyz is at `pyz` (nil: a bundle with no
   /// test): its path in the test layer and its symlink's target.
-  public static func launcher(interpreter: String, pyz: String?) throws(LacewingError) -> (path: String, target: String) {
+  public static func launcher(interpreter: String, pyz: String?) throws(LacewingError) -> (path: String, target: String)
+  {
     var path = [CChar](repeating: 0, count: 4096), target = [CChar](repeating: 0, count: 4096)
     let rc = interpreter.withCString { i in
       withOptionalCString(pyz) { p in lw_launcher(i, p, &path, path.count, &target, target.count) }
     }
     guard rc == 0 else {
-      throw LacewingError(.badInput, "\(pyz ?? interpreter) cannot have a launcher; a test's .pyz must be \(testDir)NAME.pyz")
+      throw LacewingError(
+        .badInput, "\(pyz ?? interpreter) cannot have a launcher; a test's .pyz must be \(testDir)NAME.pyz")
     }
     func text(_ chars: [CChar]) -> String {
       String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -38,7 +38,8 @@ enum Bytecode {
     // __pycache__, which is no declared input: it reads only the sources.
     let out = try Command.run(
       python,
-      ["-I", "-S", "-B", "-X", "pycache_prefix=" + workDir + "/pycache"] + (columnTables ? [] : ["-X", "no_debug_ranges"])
+      ["-I", "-S", "-B", "-X", "pycache_prefix=" + workDir + "/pycache"]
+        + (columnTables ? [] : ["-X", "no_debug_ranges"])
         + ["-c", script, listPath, workDir],
       what: "compile the stdlib's bytecode")
     let lines = out.split(separator: "\n").map(String.init)

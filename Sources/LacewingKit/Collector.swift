@@ -176,7 +176,8 @@ public struct Collector {
       modulePath = [stdlib, dynload]
 
       try addELF(source: runtime.executable, path: bin, kind: .interpreter, libDir: lib)
-      entries.append(.init(path: bin + "._pth", kind: .config, content: PythonRuntime.pthFile(bin: bin, modulePath: modulePath)))
+      entries.append(
+        .init(path: bin + "._pth", kind: .config, content: PythonRuntime.pthFile(bin: bin, modulePath: modulePath)))
       entries.append(.init(path: stdlib + "/sitecustomize.py", kind: .config, content: PythonRuntime.siteCustomize))
       try walkStdlib(runtime.stdlib, relative: "", into: stdlib)
       try addDynload(runtime.stdlib + "/" + BundleLayout.dynloadDir, into: dynload, libDir: lib)
@@ -194,10 +195,12 @@ public struct Collector {
     var seen = Set<String>()
     for e in entries where !seen.insert(e.path).inserted {
       throw LacewingError(
-        .badInput, "two files would land at \(e.path) in the bundle; rename one (e.g. two tests or data files of one name)")
+        .badInput,
+        "two files would land at \(e.path) in the bundle; rename one (e.g. two tests or data files of one name)")
     }
     let manifest = BundleManifest(
-      interpreter: interpreter, compiler: compiler, modulePath: modulePath, entries: entries.sorted { $0.path < $1.path },
+      interpreter: interpreter, compiler: compiler, modulePath: modulePath,
+      entries: entries.sorted { $0.path < $1.path },
       excluded: excluded.sorted { $0.path < $1.path })
     return Result(manifest: manifest, inputs: inputs)
   }
@@ -220,7 +223,8 @@ public struct Collector {
 
     // Wheels with native code, installed as pip would in site/: their
     // RUNPATHs (auditwheel's $ORIGIN/../<pkg>.libs) are kept as they are.
-    let wheels = try Wheel.checked(lists: options.wheelLists, runtime: FS.basename(interpreter), lock: options.wheelLock)
+    let wheels = try Wheel.checked(
+      lists: options.wheelLists, runtime: FS.basename(interpreter), lock: options.wheelLock)
     inputs += wheels.inputs
     for wheel in wheels.wheels where !wheel.isPure { try addNativeWheel(wheel) }
     try resolveLibraries(into: libDir)
@@ -241,14 +245,16 @@ public struct Collector {
       else {
         throw LacewingError(
           .badInput,
-          "data destination '\(dest)' must be a relative path inside the bundle, outside \(BundleLayout.runtimePrefix), "
-            + "\(BundleLayout.launcherDir) and \(BundleLayout.runtimeLink), and not \(BundleLayout.runtimePack)")
+          "data destination '\(dest)' must be a relative path inside the bundle, outside "
+            + "\(BundleLayout.runtimePrefix), \(BundleLayout.launcherDir) and \(BundleLayout.runtimeLink), and not "
+            + "\(BundleLayout.runtimePack)")
       }
       guard FS.exists(source) else { throw .unreadable(source, "no such data file") }
       // Tests of one multi-test bundle may share a data file.
       if let other = dataSeen[dest] {
         guard FS.realPath(other) == FS.realPath(source) else {
-          throw LacewingError(.badInput, "data files \(other) and \(source) would both land at \(dest); give one another data_dir")
+          throw LacewingError(
+            .badInput, "data files \(other) and \(source) would both land at \(dest); give one another data_dir")
         }
         continue
       }
@@ -295,7 +301,8 @@ public struct Collector {
     let data = try FS.read(source, what: "\(kind.rawValue) to bundle")
     let elf = try ELFFile(data, name: source)
     inputs.append(source)
-    entries.append(.init(path: path, kind: kind, source: source, mode: 0o755, runpath: Collector.runpath(from: path, to: libDir)))
+    entries.append(
+      .init(path: path, kind: kind, source: source, mode: 0o755, runpath: Collector.runpath(from: path, to: libDir)))
     pending.append((source, elf))
   }
 
@@ -328,12 +335,17 @@ public struct Collector {
         let own = elf.searchPath.joined(separator: ":")
         runpath = (own.isEmpty ? "" : own + ":") + Collector.runpath(from: path, to: BundleLayout.libDir)
       }
-      entries.append(.init(path: path, kind: .site, source: wheel.path, mode: 0o755, runpath: runpath, member: file.member))
+      entries.append(
+        .init(path: path, kind: .site, source: wheel.path, mode: 0o755, runpath: runpath, member: file.member))
     }
   }
 
-  private var stdlibExclude: [String] { (options.defaultExcludes ? Collector.defaultStdlibExclude : []) + options.stdlibExclude }
-  private var moduleExclude: [String] { (options.defaultExcludes ? Collector.defaultModuleExclude : []) + options.moduleExclude }
+  private var stdlibExclude: [String] {
+    (options.defaultExcludes ? Collector.defaultStdlibExclude : []) + options.stdlibExclude
+  }
+  private var moduleExclude: [String] {
+    (options.defaultExcludes ? Collector.defaultModuleExclude : []) + options.moduleExclude
+  }
 
   /// Breadth-first over DT_NEEDED: each library found in a declared directory
   /// is bundled once, under its own name, in python/lib.

@@ -90,7 +90,9 @@ public enum Fuser {
     var config = Config(
       interpreter: interpreter, arguments: options.interpreterArgs, main: options.resolvedMain, env: options.env)
     for test in options.tests {
-      guard let eq = test.firstIndex(of: "=") else { throw LacewingError(.badInput, "--test '\(test)' is not NAME=PATH") }
+      guard let eq = test.firstIndex(of: "=") else {
+        throw LacewingError(.badInput, "--test '\(test)' is not NAME=PATH")
+      }
       config.tests.append((String(test[..<eq]), String(test[test.index(after: eq)...])))
     }
     var pyzs = options.pyzs
@@ -110,7 +112,9 @@ public enum Fuser {
     throws(LacewingError) -> Data
   {
     var added: [ZipMerge.StoredFile] = []
-    for pyz in pyzs { added.append(.init(path: BundleLayout.pyzPath(pyz), data: try FS.read(pyz, what: "test's .pyz"))) }
+    for pyz in pyzs {
+      added.append(.init(path: BundleLayout.pyzPath(pyz), data: try FS.read(pyz, what: "test's .pyz")))
+    }
     let payload = try FS.read(options.payload, what: "payload")
     added += try launcherFiles(config, modulePath: modulePath, names: Set(try ZipIndex.entries(payload).map(\.name)))
     return try ZipMerge.merge([(options.payload, payload)], adding: added)
@@ -162,7 +166,8 @@ public enum Fuser {
     var names = Set<String>()
     for test in config.tests {
       guard !test.name.isEmpty, !test.name.contains("/"), !test.name.contains("="), !test.name.hasPrefix("-") else {
-        throw LacewingError(.badInput, "test name '\(test.name)' cannot name a link to the bundle; use letters, digits, '_' and '.'")
+        throw LacewingError(
+          .badInput, "test name '\(test.name)' cannot name a link to the bundle; use letters, digits, '_' and '.'")
       }
       guard names.insert(test.name).inserted else {
         throw LacewingError(.badInput, "two tests are named \(test.name); set output_name on one")
@@ -181,7 +186,8 @@ public enum Fuser {
         throw LacewingError(.badInput, "env entry '\(entry)': the value must be a path relative to the extraction root")
       }
       if let other = envNames[entry[..<eq]], other != entry {
-        throw LacewingError(.badInput, "env entries '\(other)' and '\(entry)' set one variable two ways; tests of one bundle share env")
+        throw LacewingError(
+          .badInput, "env entries '\(other)' and '\(entry)' set one variable two ways; tests of one bundle share env")
       }
       envNames[entry[..<eq]] = entry
     }
@@ -218,7 +224,9 @@ public enum Fuser {
       let launcher = try BundleLayout.launcher(interpreter: config.interpreter, pyz: pyz).path
       let pth = BundleLayout.launcherPth(launcher: launcher, pyz: pyz, modulePath: modulePath, ext: ext, site: site)
       files.append(.init(path: launcher + "._pth", data: Data(pth.utf8)))
-      files.append(.init(path: FS.dirname(launcher) + "/" + BundleLayout.launcherVenv, data: Data(BundleLayout.launcherVenvText.utf8)))
+      files.append(
+        .init(
+          path: FS.dirname(launcher) + "/" + BundleLayout.launcherVenv, data: Data(BundleLayout.launcherVenvText.utf8)))
     }
     return files
   }
@@ -230,7 +238,8 @@ public enum Fuser {
   public static func runtimeDigest(_ payload: Data) throws(LacewingError) -> String? {
     var digest = SHA256()
     var any = false
-    for entry in try ZipIndex.entries(payload) where entry.name.hasPrefix(LW_RUNTIME_PREFIX) || entry.name == LW_RUNTIME_PACK {
+    for entry in try ZipIndex.entries(payload)
+    where entry.name.hasPrefix(LW_RUNTIME_PREFIX) || entry.name == LW_RUNTIME_PACK {
       digest.update(payload[(payload.startIndex + entry.localOffset)..<(payload.startIndex + entry.dataEnd)])
       any = true
     }

@@ -25,7 +25,8 @@ public struct LacewingError: Error, CustomStringConvertible, Equatable {
     public var meaning: String {
       switch self {
       case .badInput: "an input is missing, unreadable or malformed"
-      case .hermeticity: "the bundle is not hermetic (a library neither bundled nor allowlisted, or a symbol version above the floor)"
+      case .hermeticity:
+        "the bundle is not hermetic (a library neither bundled nor allowlisted, or a symbol version above the floor)"
       case .toolFailed: "an external tool (patchelf, strip, the runtime's python) could not start or failed"
       case .io: "an output could not be written"
       }

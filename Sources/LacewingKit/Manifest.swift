@@ -80,7 +80,8 @@ public struct BundleManifest: Codable, Equatable, Sendable {
   public func encoded() -> Data { JSONFile.encode(self) }
 
   public static func read(_ path: String) throws(LacewingError) -> BundleManifest {
-    let data = try JSONFile.contents(path, what: "bundle manifest", missing: "is the collect-artifacts action a dependency?")
+    let data = try JSONFile.contents(
+      path, what: "bundle manifest", missing: "is the collect-artifacts action a dependency?")
     // The version alone first: a manifest of another format need not
     // decode as this one, and the error should say which it is.
     struct Version: Decodable { var formatVersion: Int? }
@@ -88,8 +89,9 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     guard version == currentFormatVersion else {
       throw LacewingError(
         .badInput,
-        "\(path) is a bundle manifest of format \(version.map(String.init) ?? "none"), not \(currentFormatVersion), the "
-          + "one these tools read: it was written by another collect-artifacts. Rebuild it with this one "
+        "\(path) is a bundle manifest of format \(version.map(String.init) ?? "none"), not "
+          + "\(currentFormatVersion), the one these tools read: it was written by another collect-artifacts. "
+          + "Rebuild it with this one "
           + "(ninja reruns collect-artifacts when the tool changes; a manifest written by hand needs formatVersion "
           + "\(currentFormatVersion) and this version's fields)")
     }

@@ -96,7 +96,12 @@ public enum PayloadArchive {
           let keepRPATH = try ELFFile(data, name: "\(source):\(member)").runpath.isEmpty
           data = try patched(
             data, at: copy,
-            [(options.patchelf, (keepRPATH ? ["--force-rpath"] : []) + ["--set-rpath", runpath], "set the RPATH of \(entry.path)")])
+            [
+              (
+                options.patchelf, (keepRPATH ? ["--force-rpath"] : []) + ["--set-rpath", runpath],
+                "set the RPATH of \(entry.path)"
+              )
+            ])
         }
         files[entry.path] = (data, entry.mode)
       } else if let content = entry.content {
@@ -106,7 +111,8 @@ public enum PayloadArchive {
         var data = try FS.read(source, what: "listed in the manifest as \(entry.path)")
         if let runpath = entry.runpath {
           // Strip before patchelf: patchelf's rewritten layout is the last word.
-          var steps = options.stripDebugInfo ? [(options.strip, ["--strip-debug"], "strip debug info from \(entry.path)")] : []
+          var steps =
+            options.stripDebugInfo ? [(options.strip, ["--strip-debug"], "strip debug info from \(entry.path)")] : []
           steps.append((options.patchelf, ["--set-rpath", runpath], "set the RUNPATH of \(entry.path)"))
           for library in entry.preload ?? [] {
             steps.append((options.patchelf, ["--add-needed", library], "make \(entry.path) load \(library) at start"))

@@ -64,7 +64,8 @@ struct PythonRuntime {
                 with open(pth) as f:
                     lines = [l.partition("#")[0].strip() for l in f]
                 base = os.path.dirname(pth)
-                sys.path[:] = [os.path.normpath(os.path.join(base, l)) for l in lines if l and not l.startswith("import ")]
+                sys.path[:] = [os.path.normpath(os.path.join(base, l))
+                               for l in lines if l and not l.startswith("import ")]
         for p in list(sys.path):
             if os.path.basename(p) == \(pythonLiteral(BundleLayout.siteDir)) and os.path.islink(
                     os.path.join(os.path.dirname(p), \(pythonLiteral(BundleLayout.runtimeLink)))):

@@ -84,7 +84,8 @@ public enum PyzArchive {
   /// Pure-Python wheels join the test's code: their files are unpacked
   /// into the work dir, so they are compiled like the test's own. (Native
   /// wheels are installed in the bundle's site/ instead.)
-  private static func unpackPureWheels(_ wheels: [Wheel], into workDir: String) throws(LacewingError) -> [PythonSource] {
+  private static func unpackPureWheels(_ wheels: [Wheel], into workDir: String) throws(LacewingError) -> [PythonSource]
+  {
     var sources: [PythonSource] = []
     for (i, wheel) in wheels.enumerated() where wheel.isPure {
       let zip = try ZipReaderHandle(path: wheel.path)

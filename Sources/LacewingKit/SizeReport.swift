@@ -111,13 +111,16 @@ public struct SizeReport: Codable, Equatable, Sendable {
       + pad("extracted", 12, left: true) + pad("share", 8, left: true) + "\n"
     for c in categories {
       let packedOnly = c.inPack && c.bytes == 0
-      let share = packedOnly ? "" : String(format: "%.1f%%", totalBytes == 0 ? 0 : Double(c.bytes) * 100 / Double(totalBytes))
-      out += pad(c.name, 32) + pad("\(c.files)", 7, left: true) + pad(packedOnly ? "in pack" : mb(c.bytes), 12, left: true)
+      let share =
+        packedOnly ? "" : String(format: "%.1f%%", totalBytes == 0 ? 0 : Double(c.bytes) * 100 / Double(totalBytes))
+      out +=
+        pad(c.name, 32) + pad("\(c.files)", 7, left: true) + pad(packedOnly ? "in pack" : mb(c.bytes), 12, left: true)
         + pad(mb(c.uncompressedBytes), 12, left: true) + pad(share, 8, left: true) + "\n"
     }
     out += "\nlargest entries (bytes in bundle, extracted):\n"
     for item in largest {
-      out += pad(item.bytes.map { "\($0)" } ?? "in pack", 10, left: true) + pad("\(item.uncompressedBytes)", 11, left: true)
+      out +=
+        pad(item.bytes.map { "\($0)" } ?? "in pack", 10, left: true) + pad("\(item.uncompressedBytes)", 11, left: true)
         + "  " + item.path + "  (\(item.category))\n"
     }
     return out

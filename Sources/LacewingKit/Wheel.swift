@@ -76,23 +76,38 @@ public struct Wheel {
   public func check(runtime: String) throws(LacewingError) {
     let parts = runtime.hasPrefix("python3.") ? runtime.dropFirst("python3.".count) : ""
     guard let minor = Int(parts), minor >= 0 else {
-      throw LacewingError(.badInput, "cannot tell which CPython \(runtime) is, to check \(FS.basename(path)) against it; name a versioned interpreter such as python3.11")
+      throw LacewingError(
+        .badInput,
+        "cannot tell which CPython \(runtime) is, to check \(FS.basename(path)) against it; name a versioned "
+          + "interpreter such as python3.11")
     }
     let version = "3\(minor)"
     let cp = "cp" + version
-    let fix = "pin a wheel for \(cp) manylinux x86_64 in third_party/python/requirements.lock and run build/fetch-wheels.sh"
+    let fix =
+      "pin a wheel for \(cp) manylinux x86_64 in third_party/python/requirements.lock and run build/fetch-wheels.sh"
     // cp3X-abi3 needs CPython 3.X or newer.
     func stableABI(_ tag: String) -> Bool {
       tag.hasPrefix("cp3") && abiTags == ["abi3"] && (Int(tag.dropFirst(3)) ?? Int.max) <= minor
     }
     guard pythonTags.contains(where: { $0 == cp || $0 == "py3" || $0 == "py" + version || stableABI($0) }) else {
-      throw LacewingError(.badInput, "\(FS.basename(path)) is built for \(pythonTags.joined(separator: ".")), not the bundled \(runtime) (\(cp)); \(fix)")
+      throw LacewingError(
+        .badInput,
+        "\(FS.basename(path)) is built for \(pythonTags.joined(separator: ".")), not the bundled \(runtime) "
+          + "(\(cp)); \(fix)")
     }
     guard abiTags.contains(where: { $0 == "none" || $0 == "abi3" || $0 == cp }) else {
-      throw LacewingError(.badInput, "\(FS.basename(path)) needs the \(abiTags.joined(separator: ".")) ABI, not \(runtime)'s \(cp); \(fix)")
+      throw LacewingError(
+        .badInput,
+        "\(FS.basename(path)) needs the \(abiTags.joined(separator: ".")) ABI, not \(runtime)'s \(cp); \(fix)")
     }
-    guard platformTags.contains(where: { $0 == "any" || $0 == "linux_x86_64" || ($0.hasPrefix("manylinux") && $0.hasSuffix("_x86_64")) }) else {
-      throw LacewingError(.badInput, "\(FS.basename(path)) is built for \(platformTags.joined(separator: ".")), not x86-64 glibc Linux; \(fix)")
+    guard
+      platformTags.contains(where: {
+        $0 == "any" || $0 == "linux_x86_64" || ($0.hasPrefix("manylinux") && $0.hasSuffix("_x86_64"))
+      })
+    else {
+      throw LacewingError(
+        .badInput,
+        "\(FS.basename(path)) is built for \(platformTags.joined(separator: ".")), not x86-64 glibc Linux; \(fix)")
     }
   }
 
@@ -121,7 +136,8 @@ public struct Wheel {
       guard let spec = fields.first, let eq = spec.range(of: "=="),
         let hash = fields.first(where: { $0.hasPrefix("--hash=sha256:") })
       else { continue }
-      pins[normalize(String(spec[..<eq.lowerBound])) + "==" + spec[eq.upperBound...]] = String(hash.dropFirst("--hash=sha256:".count))
+      pins[normalize(String(spec[..<eq.lowerBound])) + "==" + spec[eq.upperBound...]] = String(
+        hash.dropFirst("--hash=sha256:".count))
     }
     return pins
   }
@@ -129,11 +145,17 @@ public struct Wheel {
   /// The build trusts a wheel only if its bytes are the ones pinned.
   public func verify(against pins: [String: String], lock: String) throws(LacewingError) {
     guard let pinned = pins[pinKey] else {
-      throw LacewingError(.badInput, "\(FS.basename(path)) is not pinned in \(lock); add '\(pinKey) --hash=sha256:...' there and run build/fetch-wheels.sh")
+      throw LacewingError(
+        .badInput,
+        "\(FS.basename(path)) is not pinned in \(lock); add '\(pinKey) --hash=sha256:...' there and run "
+          + "build/fetch-wheels.sh")
     }
     let actual = hexString(SHA256.hash(try FS.read(path, what: "wheel")))
     guard actual == pinned else {
-      throw LacewingError(.badInput, "\(path) has sha256 \(actual), not the \(pinned) pinned for \(pinKey) in \(lock); run build/fetch-wheels.sh to fetch the pinned wheel again")
+      throw LacewingError(
+        .badInput,
+        "\(path) has sha256 \(actual), not the \(pinned) pinned for \(pinKey) in \(lock); run "
+          + "build/fetch-wheels.sh to fetch the pinned wheel again")
     }
   }
 

@@ -30,7 +30,8 @@ public enum XZ {
       }
     }
     guard rc == LZMA_OK, inPos == data.count, outPos == size else {
-      throw LacewingError(.badInput, "the packed runtime's xz stream is damaged (liblzma error \(rc.rawValue)); rebuild it")
+      throw LacewingError(
+        .badInput, "the packed runtime's xz stream is damaged (liblzma error \(rc.rawValue)); rebuild it")
     }
     return out
   }

@@ -27,7 +27,9 @@ public enum ZipIndex {
     while p + 46 <= bytes.count, bytes.u32(p) == 0x0201_4B50 {
       let nameLength = bytes.u16(p + 28), extra = bytes.u16(p + 30), comment = bytes.u16(p + 32)
       let local = bytes.u32(p + 42)
-      guard p + 46 + nameLength <= bytes.count, local + 30 <= bytes.count, bytes.u32(local) == 0x0403_4B50 else { break }
+      guard p + 46 + nameLength <= bytes.count, local + 30 <= bytes.count, bytes.u32(local) == 0x0403_4B50 else {
+        break
+      }
       let name = String(decoding: bytes.bytes[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
       let compressed = bytes.u32(p + 20)
       let dataEnd = local + 30 + bytes.u16(local + 26) + bytes.u16(local + 28) + compressed

@@ -76,7 +76,8 @@ public enum ZipMerge {
       out.append(record)
     }
     guard items.count < 0xFFFF, out.count < 0xFFFF_FFFF else {
-      throw LacewingError(.badInput, "the payload needs zip64 (\(items.count) entries, \(out.count) bytes); bundle less")
+      throw LacewingError(
+        .badInput, "the payload needs zip64 (\(items.count) entries, \(out.count) bytes); bundle less")
     }
     var end = Data(count: 22)
     end.put32(0, 0x0605_4B50)

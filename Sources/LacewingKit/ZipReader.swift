@@ -134,7 +134,8 @@ struct PayloadContents {
     var out = try ZipContents.read(
       ZipReaderHandle(data: payload, label: label), onlyELF: onlyELF, skipping: LW_RUNTIME_PACK)
     if let unpacked {
-      out += try ZipContents.read(ZipReaderHandle(data: unpacked, label: "\(label):\(LW_RUNTIME_PACK)"), onlyELF: onlyELF)
+      out += try ZipContents.read(
+        ZipReaderHandle(data: unpacked, label: "\(label):\(LW_RUNTIME_PACK)"), onlyELF: onlyELF)
     }
     return out
   }

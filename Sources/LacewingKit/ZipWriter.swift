@@ -45,7 +45,8 @@ final class ZipWriter {
     let method = compressionLevel == 0 ? ZIP_CM_STORE : ZIP_CM_DEFLATE
     guard zip_set_file_compression(archive, idx, method, zip_uint32_t(compressionLevel)) == 0,
       zip_file_set_mtime(archive, idx, ZipWriter.fixedTime, 0) == 0,
-      zip_file_set_external_attributes(archive, idx, 0, zip_uint8_t(ZIP_OPSYS_UNIX), zip_uint32_t((0o100000 | mode) << 16))
+      zip_file_set_external_attributes(
+        archive, idx, 0, zip_uint8_t(ZIP_OPSYS_UNIX), zip_uint32_t((0o100000 | mode) << 16))
         == 0
     else { throw libzipError("cannot set attributes of \(name)") }
   }

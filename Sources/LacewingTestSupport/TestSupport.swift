@@ -143,6 +143,7 @@ public let catInterpreter = """
 
 /// Writes `catInterpreter` to `path`, executable.
 public func writeCatInterpreter(to path: String) throws {
-  try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+  try FileManager.default.createDirectory(
+    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
   try writeExecutable(Data(catInterpreter.utf8), to: path)
 }

@@ -8,7 +8,8 @@ import Testing
   /// sixteen times what a Linux pipe holds.
   @Test func bothStreamsAreDrainedAtOnce() throws {
     let megabyte = 1 << 20
-    let script = "head -c \(megabyte) /dev/zero >&2; head -c \(megabyte) /dev/zero; head -c \(megabyte) /dev/zero >&2; exit 3"
+    let script =
+      "head -c \(megabyte) /dev/zero >&2; head -c \(megabyte) /dev/zero; head -c \(megabyte) /dev/zero >&2; exit 3"
     let r = try ChildProcess.run("/bin/sh", ["-c", script])
     #expect(r.status == 3 && r.signal == nil)
     #expect(r.stdout.count == megabyte && r.stderr.count == 2 * megabyte)

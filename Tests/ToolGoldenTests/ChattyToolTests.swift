@@ -25,7 +25,9 @@ import Testing
     try writeExecutable(Data(patchelf.utf8), to: dir + "/patchelf")
     let manifest = BundleManifest(
       interpreter: "python/bin/true", compiler: nil,
-      entries: [.init(path: "python/bin/true", kind: .interpreter, source: "/bin/true", mode: 0o755, runpath: "$ORIGIN")])
+      entries: [
+        .init(path: "python/bin/true", kind: .interpreter, source: "/bin/true", mode: 0o755, runpath: "$ORIGIN")
+      ])
     try manifest.encoded().write(to: URL(fileURLWithPath: dir + "/m.json"))
     // A deadlock ends at the timeout, as status 124.
     let r = try run(
@@ -37,7 +39,8 @@ import Testing
       #expect(try ZipContents.read(dir + "/p.zip").map(\.name) == ["python/bin/true"])
     } else {
       #expect(r.status == 4, "\(r.stderr.suffix(500))")
-      #expect(r.stderr.contains("failed (exit 3) trying to set the RUNPATH of python/bin/true"), "\(r.stderr.prefix(500))")
+      #expect(
+        r.stderr.contains("failed (exit 3) trying to set the RUNPATH of python/bin/true"), "\(r.stderr.prefix(500))")
       #expect(r.stderr.hasSuffix("stand-in patchelf: done talking\n"), "\(r.stderr.suffix(500))")
       #expect(r.stderr.utf8.count < 10_000, "the error carries the end of patchelf's stderr, not all of it")
     }
