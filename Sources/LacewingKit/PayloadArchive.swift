@@ -69,7 +69,7 @@ public enum PayloadArchive {
   /// its entries are copied compressed, as they are, next to the manifest's.
   /// With `pack` (a runtime layer), the files go into one zip of stored
   /// entries compressed as a single xz stream, python.pack (see
-  /// lacewing_format.h), at xz preset `compressionLevel`.
+  /// lacewing_format.h), at xz preset `compressionLevel` (all `options`).
   static func build(_ manifest: BundleManifest, _ options: Options, workDir: String) throws(LacewingError) -> Result {
     try FS.makeFreshDirectory(workDir)
     defer { try? FileManager.default.removeItem(atPath: workDir) }
@@ -81,48 +81,9 @@ public enum PayloadArchive {
     var inputs: [String] = []
     var wheels: [String: ZipReaderHandle] = [:]
     for (index, entry) in manifest.entries.enumerated() {
-      let copy = "\(workDir)/elf-\(index)"
-      if let member = entry.member, let source = entry.source {
-        if wheels[source] == nil {
-          wheels[source] = try ZipReaderHandle(path: source)
-          inputs.append(source)
-        }
-        var data = try wheels[source]!.read(member)
-        if let runpath = entry.runpath {
-          // Only a RUNPATH gained (see Collector): no strip, the wheel's
-          // ELF stays as its builders made it otherwise. One with DT_RPATH
-          // (or none) keeps DT_RPATH: its libraries may find theirs through
-          // it (RPATH is inherited down a load chain, RUNPATH is not).
-          let keepRPATH = try ELFFile(data, name: "\(source):\(member)").runpath.isEmpty
-          data = try patched(
-            data, at: copy,
-            [
-              (
-                options.patchelf, (keepRPATH ? ["--force-rpath"] : []) + ["--set-rpath", runpath],
-                "set the RPATH of \(entry.path)"
-              )
-            ])
-        }
-        files[entry.path] = (data, entry.mode)
-      } else if let content = entry.content {
-        files[entry.path] = (Data(content.utf8), entry.mode)
-      } else if let source = entry.source {
-        inputs.append(source)
-        var data = try FS.read(source, what: "listed in the manifest as \(entry.path)")
-        if let runpath = entry.runpath {
-          // Strip before patchelf: patchelf's rewritten layout is the last word.
-          var steps =
-            options.stripDebugInfo ? [(options.strip, ["--strip-debug"], "strip debug info from \(entry.path)")] : []
-          steps.append((options.patchelf, ["--set-rpath", runpath], "set the RUNPATH of \(entry.path)"))
-          for library in entry.preload ?? [] {
-            steps.append((options.patchelf, ["--add-needed", library], "make \(entry.path) load \(library) at start"))
-          }
-          data = try patched(data, at: copy, steps)
-        }
-        files[entry.path] = (data, entry.mode)
-      } else {
-        throw LacewingError(.badInput, "manifest entry \(entry.path) has neither source nor content")
-      }
+      let data = try contents(
+        of: entry, options, copy: "\(workDir)/elf-\(index)", wheels: &wheels, inputs: &inputs)
+      files[entry.path] = (data, entry.mode)
     }
     if options.compileBytecode, let compiler = manifest.compiler {
       inputs += try compileStdlib(
@@ -131,6 +92,47 @@ public enum PayloadArchive {
     var result = try archive(files, options, workDir: workDir)
     result.inputs = inputs + result.inputs
     return result
+  }
+
+  /// What lands at `entry.path`: a member of a wheel (opened once, in
+  /// `wheels`), inline content or a file, an ELF patched on a private
+  /// `copy`. Adds the files read to `inputs`.
+  private static func contents(
+    of entry: BundleManifest.Entry, _ options: Options, copy: String, wheels: inout [String: ZipReaderHandle],
+    inputs: inout [String]
+  ) throws(LacewingError) -> Data {
+    if let member = entry.member, let source = entry.source {
+      if wheels[source] == nil {
+        wheels[source] = try ZipReaderHandle(path: source)
+        inputs.append(source)
+      }
+      let data = try wheels[source]!.read(member)
+      guard let runpath = entry.runpath else { return data }
+      // Only a RUNPATH gained (see Collector): no strip, the wheel's ELF
+      // stays as its builders made it otherwise. One with DT_RPATH (or
+      // none) keeps DT_RPATH: its libraries may find theirs through it
+      // (RPATH is inherited down a load chain, RUNPATH is not).
+      let keepRPATH = try ELFFile(data, name: "\(source):\(member)").runpath.isEmpty
+      let arguments = (keepRPATH ? ["--force-rpath"] : []) + ["--set-rpath", runpath]
+      return try patched(data, at: copy, [(options.patchelf, arguments, "set the RPATH of \(entry.path)")])
+    }
+    if let content = entry.content { return Data(content.utf8) }
+    guard let source = entry.source else {
+      throw LacewingError(.badInput, "manifest entry \(entry.path) has neither source nor content")
+    }
+    inputs.append(source)
+    let data = try FS.read(source, what: "listed in the manifest as \(entry.path)")
+    guard let runpath = entry.runpath else { return data }
+    // Strip before patchelf: patchelf's rewritten layout is the last word.
+    var steps = [(String, [String], String)]()
+    if options.stripDebugInfo {
+      steps.append((options.strip, ["--strip-debug"], "strip debug info from \(entry.path)"))
+    }
+    steps.append((options.patchelf, ["--set-rpath", runpath], "set the RUNPATH of \(entry.path)"))
+    for library in entry.preload ?? [] {
+      steps.append((options.patchelf, ["--add-needed", library], "make \(entry.path) load \(library) at start"))
+    }
+    return try patched(data, at: copy, steps)
   }
 
   /// `data` after `steps` (tool, arguments, what for) ran on a private copy
