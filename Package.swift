@@ -11,6 +11,11 @@ let embedded: [SwiftSetting] = [
   .unsafeFlags(["-wmo", "-Osize"]),
 ]
 
+// A tool is a thin @main over one LacewingKit call.
+let tool: [Target.Dependency] = [
+  "LacewingKit", "LacewingCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+]
+
 let package = Package(
   name: "lacewing-bundle",
   products: [
@@ -27,23 +32,21 @@ let package = Package(
   targets: [
     .target(name: "LacewingFormat"),
     .target(
-      name: "StemSupport", dependencies: ["LacewingFormat"], linkerSettings: [.linkedLibrary("z"), .linkedLibrary("lzma")]),
+      name: "StemSupport", dependencies: ["LacewingFormat"],
+      linkerSettings: [.linkedLibrary("z"), .linkedLibrary("lzma")]),
     .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
     .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     .systemLibrary(name: "CLiblzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
     .target(name: "LacewingKit", dependencies: ["LacewingFormat", "CLibzip", "CLibcrypto", "CLiblzma"]),
-    .executableTarget(
-      name: "collect-artifacts",
+    // What the four tools share on the command line (--output, --depfile,
+    // errors as exit codes); LacewingKit stays free of ArgumentParser.
+    .target(
+      name: "LacewingCLI",
       dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .executableTarget(
-      name: "make-archive",
-      dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .executableTarget(
-      name: "fuse-stub",
-      dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .executableTarget(
-      name: "ldd-allowlist-check",
-      dependencies: ["LacewingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(name: "collect-artifacts", dependencies: tool),
+    .executableTarget(name: "make-archive", dependencies: tool),
+    .executableTarget(name: "fuse-stub", dependencies: tool),
+    .executableTarget(name: "ldd-allowlist-check", dependencies: tool),
     .executableTarget(
       name: "lacewing-stem",
       dependencies: ["StemSupport"],

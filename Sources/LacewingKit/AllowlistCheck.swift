@@ -4,10 +4,15 @@ import Foundation
 /// each DT_NEEDED library inside the bundle, the way ld.so will at run time,
 /// or on the allowlist. All problems are reported in one run.
 public struct AllowlistCheck {
-  public struct Options {
+  /// ldd-allowlist-check's arguments.
+  public struct Options: Sendable {
+    /// The GN label the bundle comes from, for messages.
     public var label: String
+    /// The stem, checked too.
     public var stem: String
+    /// The payload zip from make-archive.
     public var payload: String
+    /// One library name per line, # comments.
     public var allowlistFile: String
     /// Collect's manifests: map bundle paths back to build-host files for hints.
     public var manifests: [String] = []
@@ -88,7 +93,9 @@ public struct AllowlistCheck {
   ) -> (lines: [String], problems: [String]) {
     var lines: [String] = [], problems: [String] = []
     let what = "dlopen by libc.so.6: \(unwinder) (pthread_exit, pthread_cancel, backtrace)"
-    let programs = parsed.filter { $0.path.hasPrefix(BundleLayout.runtimePrefix) && $0.elf.hasInterpreter && $0.elf.isDynamic }
+    let programs = parsed.filter {
+      $0.path.hasPrefix(BundleLayout.runtimePrefix) && $0.elf.hasInterpreter && $0.elf.isDynamic
+    }
     for (program, _) in programs {
       if allowlist.contains(unwinder) {
         lines.append("\(what) => allowlisted")
@@ -99,7 +106,9 @@ public struct AllowlistCheck {
       while let path = queue.popLast(), loaded == nil {
         guard seen.insert(path).inserted, let elf = parsed.first(where: { $0.path == path })?.elf else { continue }
         for name in elf.needed {
-          guard let found = resolved[path + "\u{0}" + name]?.split(separator: " ").first.map(String.init) else { continue }
+          guard let found = resolved[path + "\u{0}" + name]?.split(separator: " ").first.map(String.init) else {
+            continue
+          }
           if name == unwinder { loaded = found }
           queue.append(found)
         }
@@ -108,10 +117,11 @@ public struct AllowlistCheck {
         lines.append("\(what) => \(loaded), loaded at start by \(program)")
       } else {
         problems.append(
-          "\(program): libc.so.6 loads \(unwinder) with dlopen when a thread ends through pthread_exit or pthread_cancel "
-            + "(CPython ends busy daemon threads that way at exit), and nothing loads it at start; a host without it "
-            + "aborts. Fix: put the directory that holds \(unwinder) in the runtime's shared_library_dirs (collect-artifacts "
-            + "then bundles it and makes the interpreter load it), or add it to the allowlist.")
+          "\(program): libc.so.6 loads \(unwinder) with dlopen when a thread ends through pthread_exit or "
+            + "pthread_cancel (CPython ends busy daemon threads that way at exit), and nothing loads it at start; a "
+            + "host without it aborts. Fix: put the directory that holds \(unwinder) in the runtime's "
+            + "shared_library_dirs (collect-artifacts then bundles it and makes the interpreter load it), or add it "
+            + "to the allowlist.")
       }
     }
     if !programs.isEmpty { lines += hostDlopens.map { "dlopen by libc.so.6: " + $0 } }
@@ -127,60 +137,97 @@ public struct AllowlistCheck {
       })
   }
 
-  public static func run(_ options: Options) throws(LacewingError) -> Report {
-    let allowlist = parseAllowlist(String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
-    let payload = try FS.read(options.payload, what: "payload")
-    let bundlePaths = Set(try ZipContents.names(payload: payload, label: options.payload))
-    let entries = try ZipContents.read(payload: payload, label: options.payload, onlyELF: true)
-    var sources: [String: String] = [:]
-    for manifestPath in options.manifests {
-      for e in try BundleManifest.read(manifestPath).entries { sources[e.path] = e.source }
-    }
-    var elfs: [(String, Data)] = [("<stem>", try FS.read(options.stem, what: "stem"))]
-    elfs += entries.filter { ELFFile.isELF($0.data) }.map { ($0.name, $0.data) }
+  /// Checks, then writes the stamp (`Report.summary`) and the depfile.
+  public static func run(_ options: Options, output: ActionOutput) throws(LacewingError) {
+    let report = try check(options)
+    try output.write(Data(report.summary.utf8))
+    try output.writeDepfile(inputs: [options.stem, options.payload, options.allowlistFile] + options.manifests)
+  }
+
+  /// The report, or an error naming every problem.
+  public static func check(_ options: Options) throws(LacewingError) -> Report {
+    let allowlist = parseAllowlist(
+      String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
+    let bundle = try Bundle(options)
+    let resolved = resolve(bundle.elfs, bundlePaths: bundle.paths, allowlist: allowlist)
+    var report = Report(elfCount: bundle.elfs.count, problems: [])
     var problems: [Problem] = []
-    var resolutions: [String] = []
-    var maxGlibc: (version: GlibcVersion, elf: String)?
-    // libstdc++'s versions matter only when the host provides it.
-    let hostCxx = allowlist.contains("libstdc++.so.6")
-    var maxCxx: [String: (version: SymbolVersion, elf: String)] = [:]
-    var parsed: [(path: String, elf: ELFFile)] = []
-    for (path, data) in elfs {
-      let elf = try ELFFile(data, name: path == "<stem>" ? options.stem : "\(options.payload):\(path)")
-      parsed.append((path, elf))
-      if let v = elf.maxGlibcVersion, maxGlibc == nil || maxGlibc!.version < v { maxGlibc = (v, path) }
-      if hostCxx && elf.needed.contains("libstdc++.so.6") {
-        for family in ["GLIBCXX_", "CXXABI_"] {
-          if let v = elf.maxVersion(family), maxCxx[family] == nil || maxCxx[family]!.version < v { maxCxx[family] = (v, path) }
+    for (path, elf) in bundle.elfs {
+      if !elf.isDynamic { report.resolutions.append("\(path): static") }
+      for name in elf.needed {
+        if allowlist.contains(name) {
+          report.resolutions.append("\(path): \(name) => allowlisted")
+        } else if let found = resolved[path + "\u{0}" + name] {
+          report.resolutions.append("\(path): \(name) => \(found)")
+        } else {
+          problems.append(
+            Problem(
+              elf: path, library: name,
+              hostPath: hostLocation(name, source: bundle.sources[path], dirs: options.hostLibDirs),
+              bundledAt: bundle.paths.first { FS.basename($0) == name && !$0.hasPrefix(BundleLayout.testDir) }))
         }
       }
     }
-    // Each ELF's own RUNPATH/RPATH first; then, for an ELF without RUNPATH,
-    // the DT_RPATH of the ELFs that load it, and of theirs, up the chain, as
-    // ld.so does (numpy's extensions carry RPATH into numpy.libs/, whose
-    // libraries find each other through it). Loads found that way can
-    // enable further ones, so this runs until nothing changes.
-    var resolved: [String: String] = [:]  // "elf\u{0}library" -> outcome
+    report.problems = problems
+    let dlopens = checkUnwinder(bundle.elfs, resolved: resolved, allowlist: allowlist)
+    report.resolutions += dlopens.lines
+    try failOnProblems(problems, dlopens: dlopens.problems, options: options)
+    try checkVersions(&report, of: bundle.elfs, hostCxx: allowlist.contains("libstdc++.so.6"), options: options)
+    return report
+  }
+
+  /// What the check reads: every ELF of the payload (the packed runtime's
+  /// too) and the stem, parsed, and where manifests say each came from.
+  private struct Bundle {
+    var elfs: [(path: String, elf: ELFFile)] = []
+    var paths: Set<String>
+    /// Bundle path -> build-host file, for hints.
+    var sources: [String: String] = [:]
+
+    init(_ options: Options) throws(LacewingError) {
+      let contents = try PayloadContents(FS.read(options.payload, what: "payload"), label: options.payload)
+      paths = Set(try contents.names())
+      for manifestPath in options.manifests {
+        for e in try BundleManifest.read(manifestPath).entries { sources[e.path] = e.source }
+      }
+      elfs.append(("<stem>", try ELFFile(FS.read(options.stem, what: "stem"), name: options.stem)))
+      for (path, data) in try contents.read(onlyELF: true) {
+        elfs.append((path, try ELFFile(data, name: "\(options.payload):\(path)")))
+      }
+    }
+  }
+
+  /// How each DT_NEEDED that is not allowlisted resolves inside the
+  /// bundle: "elf\0library" -> the bundle path, noting an RPATH it was
+  /// found through. Each ELF's own search path first; then, for an ELF
+  /// without RUNPATH, the DT_RPATH of the ELFs that load it, and of theirs,
+  /// up the chain, as ld.so does (numpy's extensions carry RPATH into
+  /// numpy.libs/, whose libraries find each other through it). Loads found
+  /// that way can enable further ones, so this runs until nothing changes.
+  static func resolve(
+    _ elfs: [(path: String, elf: ELFFile)], bundlePaths: Set<String>, allowlist: Set<String>
+  ) -> [String: String] {
+    var resolved: [String: String] = [:]
     var loadedBy: [String: Set<String>] = [:]
     var changed = true
     while changed {
       changed = false
-      for (path, elf) in parsed {
+      for (path, elf) in elfs {
         for name in elf.needed where resolved[path + "\u{0}" + name] == nil && !allowlist.contains(name) {
           var found = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths)
           var via: String?
           if found == nil && elf.runpath.isEmpty {
+            // Sorted: the stamp names the same loader on every run.
             var queue = (loadedBy[path] ?? []).sorted(), seen = Set<String>()
             while found == nil, !queue.isEmpty {
               let loader = queue.removeFirst()
-              guard seen.insert(loader).inserted, let loaderELF = parsed.first(where: { $0.path == loader })?.elf else { continue }
-              if loaderELF.runpath.isEmpty, !loaderELF.rpath.isEmpty {
-                var rpathOnly = loaderELF
-                rpathOnly.runpath = []
-                found = resolveInBundle(name, from: loader, elf: rpathOnly, paths: bundlePaths)
+              guard seen.insert(loader).inserted, let loaderELF = elfs.first(where: { $0.path == loader })?.elf else {
+                continue
+              }
+              if loaderELF.runpath.isEmpty {
+                found = resolveInBundle(name, from: loader, searchPath: loaderELF.rpath, paths: bundlePaths)
                 if found != nil { via = loader }
               }
-              // Sorted: the stamp names the same loader on every run.
               queue += (loadedBy[loader] ?? []).sorted()
             }
           }
@@ -191,70 +238,75 @@ public struct AllowlistCheck {
         }
       }
     }
-    for (path, elf) in parsed {
-      if !elf.isDynamic { resolutions.append("\(path): static") }
-      for name in elf.needed {
-        if allowlist.contains(name) {
-          resolutions.append("\(path): \(name) => allowlisted")
-          continue
-        }
-        if let found = resolved[path + "\u{0}" + name] {
-          resolutions.append("\(path): \(name) => \(found)")
-          continue
-        }
-        let bundledAt = bundlePaths.first { FS.basename($0) == name && !$0.hasPrefix(BundleLayout.testDir) }
-        problems.append(
-          Problem(elf: path, library: name,
-                  hostPath: hostLocation(name, source: sources[path], dirs: options.hostLibDirs), bundledAt: bundledAt))
+    return resolved
+  }
+
+  /// Every unresolved library in one error, with the fix.
+  private static func failOnProblems(_ problems: [Problem], dlopens: [String], options: Options) throws(LacewingError) {
+    if problems.isEmpty && !dlopens.isEmpty {
+      throw LacewingError(.hermeticity, "\(options.label): " + dlopens.joined(separator: "\n"))
+    }
+    guard !problems.isEmpty else { return }
+    var message = "\(options.label): \(problems.count) shared-library problem(s) in this bundle:\n"
+    for p in problems { message += "  " + p.description + "\n" }
+    for p in dlopens { message += "  " + p + "\n" }
+    message += """
+        fix: bundle the library (put its directory in the bundle's shared_library_dirs), add it to \
+      \(options.allowlistFile) with a comment saying why every host has it, or drop what needs it \
+      (exclude_modules for a stdlib module, c_extensions for an extension).
+      """
+    throw LacewingError(.hermeticity, message)
+  }
+
+  /// Records the highest glibc (and, when the host provides libstdc++, its)
+  /// symbol versions any ELF needs, and holds them to the floors.
+  private static func checkVersions(
+    _ report: inout Report, of elfs: [(path: String, elf: ELFFile)], hostCxx: Bool, options: Options
+  ) throws(LacewingError) {
+    var maxCxx: [String: (version: SymbolVersion, elf: String)] = [:]
+    for (path, elf) in elfs {
+      if let v = elf.maxGlibcVersion, report.maxGlibc.map({ $0.version < v }) ?? true { report.maxGlibc = (v, path) }
+      // libstdc++'s versions matter only when the host provides it.
+      guard hostCxx && elf.needed.contains("libstdc++.so.6") else { continue }
+      for family in ["GLIBCXX_", "CXXABI_"] {
+        if let v = elf.maxVersion(family), maxCxx[family].map({ $0.version < v }) ?? true { maxCxx[family] = (v, path) }
       }
     }
-    let dlopens = checkUnwinder(parsed, resolved: resolved, allowlist: allowlist)
-    resolutions += dlopens.lines
-    let report = Report(
-      elfCount: elfs.count, problems: problems, maxGlibc: maxGlibc,
-      maxCxx: maxCxx.keys.sorted().map { maxCxx[$0]! }, resolutions: resolutions)
-    if !dlopens.problems.isEmpty && problems.isEmpty {
-      throw LacewingError(.hermeticity, "\(options.label): " + dlopens.problems.joined(separator: "\n"))
-    }
-    if !problems.isEmpty {
-      var message = "\(options.label): \(problems.count) shared-library problem(s) in this bundle:\n"
-      for p in problems { message += "  " + p.description + "\n" }
-      for p in dlopens.problems { message += "  " + p + "\n" }
-      message += """
-          fix: bundle the library (put its directory in the bundle's shared_library_dirs), add it to \(options.allowlistFile) \
-        with a comment saying why every host has it, or drop what needs it (exclude_modules for a stdlib module, \
-        c_extensions for an extension).
-        """
-      throw LacewingError(.hermeticity, message)
-    }
-    if let floor = options.maxGlibc, let limit = GlibcVersion(symbolVersion: "GLIBC_" + floor), let g = maxGlibc,
+    report.maxCxx = maxCxx.keys.sorted().map { maxCxx[$0]! }
+    if let floor = options.maxGlibc, let limit = GlibcVersion(symbolVersion: "GLIBC_" + floor), let g = report.maxGlibc,
       limit < g.version
     {
       throw LacewingError(
         .hermeticity,
-        "\(options.label): \(g.elf) needs \(g.version), above the glibc floor GLIBC_\(floor); build the runtime against an older glibc or raise lacewing_max_glibc")
+        "\(options.label): \(g.elf) needs \(g.version), above the glibc floor GLIBC_\(floor); build the runtime "
+          + "against an older glibc or raise lacewing_max_glibc")
     }
     if let floor = options.maxGlibcxx, let limit = SymbolVersion("GLIBCXX_" + floor, family: "GLIBCXX_"),
       let g = report.maxCxx.first(where: { $0.version.family == "GLIBCXX_" }), limit < g.version
     {
       throw LacewingError(
         .hermeticity,
-        "\(options.label): \(g.elf) needs \(g.version) from the host's libstdc++, above the floor GLIBCXX_\(floor); bundle libstdc++ (take it off the allowlist) or raise lacewing_max_glibcxx")
+        "\(options.label): \(g.elf) needs \(g.version) from the host's libstdc++, above the floor GLIBCXX_\(floor); "
+          + "bundle libstdc++ (take it off the allowlist) or raise lacewing_max_glibcxx")
     }
-    return report
   }
 
   /// ld.so's rule: DT_RUNPATH applies to the object's own DT_NEEDED only;
   /// DT_RPATH is used when there is no RUNPATH. Only "$ORIGIN" entries can
   /// point into the bundle; absolute ones point at the host and do not count.
-  /// The bundle path `name` resolves to from `path`, if any.
+  /// The bundle path `name` resolves to from `path` through `elf`'s search
+  /// path (or `searchPath`: a loader's RPATH), if any.
   static func resolveInBundle(_ name: String, from path: String, elf: ELFFile, paths: Set<String>) -> String? {
+    resolveInBundle(name, from: path, searchPath: elf.searchPath, paths: paths)
+  }
+
+  static func resolveInBundle(_ name: String, from path: String, searchPath: [String], paths: Set<String>) -> String? {
     if name.contains("/") { return nil }
-    let dirs = elf.runpath.isEmpty ? elf.rpath : elf.runpath
     let origin = FS.dirname(path)
-    for dir in dirs {
+    for dir in searchPath {
       guard dir.hasPrefix("$ORIGIN") || dir.hasPrefix("${ORIGIN}") else { continue }
-      let expanded = dir.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(of: "$ORIGIN", with: origin)
+      let expanded = dir.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(
+        of: "$ORIGIN", with: origin)
       let candidate = FS.normalize(expanded + "/" + name)
       if paths.contains(candidate) { return candidate }
     }
@@ -265,7 +317,7 @@ public struct AllowlistCheck {
     var candidates: [String] = []
     if let source, let data = FileManager.default.contents(atPath: source), let elf = try? ELFFile(data, name: source) {
       let origin = FS.dirname(source)
-      candidates += (elf.runpath.isEmpty ? elf.rpath : elf.runpath).map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
+      candidates += elf.searchPath.map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
     }
     candidates += dirs
     return candidates.map { FS.normalize($0 + "/" + name) }.first(where: FS.exists)

@@ -7,6 +7,11 @@ public enum BundleLayout {
   /// The runtime layer: interpreter, stdlib, lib-dynload, their libraries.
   public static let runtimePrefix = LW_RUNTIME_PREFIX
   public static let runtimePack = LW_RUNTIME_PACK
+  /// The runtime layer's interpreter and shared libraries (the stdlib is
+  /// `runtimeLibDir/python3.X`), and CPython's lib-dynload in the stdlib.
+  public static let runtimeBinDir = LW_RUNTIME_BIN_DIR
+  public static let runtimeLibDir = LW_RUNTIME_LIB_DIR
+  public static let dynloadDir = LW_RUNTIME_DYNLOAD_DIR
   public static let testDir = LW_TEST_DIR
   public static let extDir = LW_EXT_DIR
   public static let libDir = LW_LIB_DIR
@@ -29,13 +34,15 @@ public enum BundleLayout {
 
   /// The launcher of the test whose .pyz is at `pyz` (nil: a bundle with no
   /// test): its path in the test layer and its symlink's target.
-  public static func launcher(interpreter: String, pyz: String?) throws(LacewingError) -> (path: String, target: String) {
+  public static func launcher(interpreter: String, pyz: String?) throws(LacewingError) -> (path: String, target: String)
+  {
     var path = [CChar](repeating: 0, count: 4096), target = [CChar](repeating: 0, count: 4096)
     let rc = interpreter.withCString { i in
       withOptionalCString(pyz) { p in lw_launcher(i, p, &path, path.count, &target, target.count) }
     }
     guard rc == 0 else {
-      throw LacewingError(.badInput, "\(pyz ?? interpreter) cannot have a launcher; a test's .pyz must be \(testDir)NAME.pyz")
+      throw LacewingError(
+        .badInput, "\(pyz ?? interpreter) cannot have a launcher; a test's .pyz must be \(testDir)NAME.pyz")
     }
     func text(_ chars: [CChar]) -> String {
       String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -7,12 +7,14 @@ import LacewingFormat
 /// follows DT_NEEDED through the declared library directories only, so what
 /// lands in a bundle never depends on what else happens to be installed.
 public struct Collector {
-  public struct Options {
-    /// The interpreter to bundle, e.g. /usr/bin/python3.11.
-    public var python: String
+  /// collect-artifacts' arguments.
+  public struct Options: Sendable {
     /// Which layer(s) to collect: a runtime layer is shared by every bundle
     /// on that runtime; a test layer is built on top of one.
-    public var layer: Layer = .all
+    public var layer: Layer
+    /// The interpreter to bundle, e.g. /usr/bin/python3.11 (layers all and
+    /// runtime).
+    public var python: String?
     /// The runtime layer's manifest, for a test layer (names the interpreter).
     public var runtimeManifest: String?
     /// Files listing third-party wheels (JSON, GN metadata); those with
@@ -31,14 +33,21 @@ public struct Collector {
     /// The only places shared libraries are bundled from, besides the
     /// runtime's own lib dir (a runtime layer searches that first).
     public var libDirs: [String] = []
-    /// Libraries every host has; never bundled.
-    public var allowlist: Set<String> = []
-    /// fnmatch patterns on paths relative to the stdlib directory.
-    public var stdlibExclude: [String] = Collector.defaultStdlibExclude
-    /// fnmatch patterns on module names (the file name up to its first ".").
-    public var moduleExclude: [String] = Collector.defaultModuleExclude
+    /// The allowlist file: libraries every host has, never bundled.
+    public var allowlist: String?
+    /// fnmatch patterns on paths relative to the stdlib directory, added
+    /// to `defaultStdlibExclude`.
+    public var stdlibExclude: [String] = []
+    /// fnmatch patterns on module names (the file name up to its first
+    /// "."), added to `defaultModuleExclude`.
+    public var moduleExclude: [String] = []
+    /// False: only the given exclusions, none of the defaults.
+    public var defaultExcludes = true
+    /// Where to write a readable list of what was left out and why.
+    public var exclusionReport: String?
 
-    public init(python: String) {
+    public init(layer: Layer = .all, python: String? = nil) {
+      self.layer = layer
       self.python = python
     }
   }
@@ -103,6 +112,8 @@ public struct Collector {
   }
 
   let options: Options
+  /// Read from `options.allowlist`.
+  private var allowlist: Set<String> = []
   private var entries: [BundleManifest.Entry] = []
   private var excluded: [BundleManifest.Exclusion] = []
   private var inputs: [String] = []
@@ -118,12 +129,26 @@ public struct Collector {
     self.libDirs = options.libDirs
   }
 
-  public static func collect(_ options: Options) throws(LacewingError) -> Result {
-    var c = Collector(options)
-    return try c.run()
+  /// Collects and writes the manifest, the exclusion report and the depfile.
+  public static func run(_ options: Options, output: ActionOutput) throws(LacewingError) {
+    let result = try collect(options)
+    try output.write(result.manifest.encoded())
+    if let report = options.exclusionReport {
+      try OutputFile.write(Data(result.manifest.exclusionReport.utf8), to: report)
+    }
+    try output.writeDepfile(inputs: result.inputs)
   }
 
-  private mutating func run() throws(LacewingError) -> Result {
+  public static func collect(_ options: Options) throws(LacewingError) -> Result {
+    var c = Collector(options)
+    return try c.collect()
+  }
+
+  private mutating func collect() throws(LacewingError) -> Result {
+    if let path = options.allowlist {
+      allowlist = AllowlistCheck.parseAllowlist(String(decoding: try FS.read(path, what: "allowlist"), as: UTF8.self))
+      inputs.append(path)
+    }
     var interpreter: String
     var compiler: String?
     var modulePath: [String]
@@ -136,22 +161,26 @@ public struct Collector {
       interpreter = runtime.interpreter
       modulePath = runtime.modulePath
     } else {
-      let runtime = try PythonRuntime(interpreter: options.python)
+      guard let python = options.python else {
+        throw LacewingError(.badInput, "a \(options.layer.rawValue) layer needs the interpreter to bundle (--python)")
+      }
+      let runtime = try PythonRuntime(interpreter: python)
       libDirs = Collector.searchOrder(runtimeLibDir: runtime.libDir, declared: options.libDirs)
-      let python = BundleLayout.runtimePrefix
-      let bin = python + "bin/" + runtime.name
-      let lib = python + "lib"
+      let bin = BundleLayout.runtimeBinDir + "/" + runtime.name
+      let lib = BundleLayout.runtimeLibDir
       let stdlib = "\(lib)/\(runtime.name)"
-      inputs.append(options.python)
+      let dynload = stdlib + "/" + BundleLayout.dynloadDir
+      inputs.append(python)
       interpreter = bin
       compiler = runtime.executable
-      modulePath = [stdlib, stdlib + "/lib-dynload"]
+      modulePath = [stdlib, dynload]
 
       try addELF(source: runtime.executable, path: bin, kind: .interpreter, libDir: lib)
-      entries.append(.init(path: bin + "._pth", kind: .config, content: PythonRuntime.pthFile(bin: bin, modulePath: modulePath)))
+      entries.append(
+        .init(path: bin + "._pth", kind: .config, content: PythonRuntime.pthFile(bin: bin, modulePath: modulePath)))
       entries.append(.init(path: stdlib + "/sitecustomize.py", kind: .config, content: PythonRuntime.siteCustomize))
       try walkStdlib(runtime.stdlib, relative: "", into: stdlib)
-      try addDynload(runtime.stdlib + "/lib-dynload", into: stdlib + "/lib-dynload", libDir: lib)
+      try addDynload(runtime.stdlib + "/" + BundleLayout.dynloadDir, into: dynload, libDir: lib)
       try resolveLibraries(into: lib)
       try preloadUnwinder(interpreter: bin, libDir: lib)
     }
@@ -166,10 +195,12 @@ public struct Collector {
     var seen = Set<String>()
     for e in entries where !seen.insert(e.path).inserted {
       throw LacewingError(
-        .badInput, "two files would land at \(e.path) in the bundle; rename one (e.g. two tests or data files of one name)")
+        .badInput,
+        "two files would land at \(e.path) in the bundle; rename one (e.g. two tests or data files of one name)")
     }
     let manifest = BundleManifest(
-      interpreter: interpreter, compiler: compiler, modulePath: modulePath, entries: entries.sorted { $0.path < $1.path },
+      interpreter: interpreter, compiler: compiler, modulePath: modulePath,
+      entries: entries.sorted { $0.path < $1.path },
       excluded: excluded.sorted { $0.path < $1.path })
     return Result(manifest: manifest, inputs: inputs)
   }
@@ -192,20 +223,10 @@ public struct Collector {
 
     // Wheels with native code, installed as pip would in site/: their
     // RUNPATHs (auditwheel's $ORIGIN/../<pkg>.libs) are kept as they are.
-    let runtimeName = FS.basename(interpreter)
-    inputs += options.wheelLists
-    let wheels = try Wheel.readLists(options.wheelLists)
-    // Read only when there are wheels: bundles without any do not depend on it.
-    let pins = wheels.isEmpty ? nil : try options.wheelLock.map { lock throws(LacewingError) in try Wheel.readPins(lock) }
-    if let lock = options.wheelLock, !wheels.isEmpty { inputs.append(lock) }
-    for path in wheels {
-      let wheel = try Wheel(path)
-      try wheel.check(runtime: runtimeName)
-      if let pins, let lock = options.wheelLock { try wheel.verify(against: pins, lock: lock) }
-      inputs.append(path)
-      if wheel.isPure { continue }
-      try addNativeWheel(wheel)
-    }
+    let wheels = try Wheel.checked(
+      lists: options.wheelLists, runtime: FS.basename(interpreter), lock: options.wheelLock)
+    inputs += wheels.inputs
+    for wheel in wheels.wheels where !wheel.isPure { try addNativeWheel(wheel) }
     try resolveLibraries(into: libDir)
 
     var data = options.data
@@ -224,14 +245,16 @@ public struct Collector {
       else {
         throw LacewingError(
           .badInput,
-          "data destination '\(dest)' must be a relative path inside the bundle, outside \(BundleLayout.runtimePrefix), "
-            + "\(BundleLayout.launcherDir) and \(BundleLayout.runtimeLink), and not \(BundleLayout.runtimePack)")
+          "data destination '\(dest)' must be a relative path inside the bundle, outside "
+            + "\(BundleLayout.runtimePrefix), \(BundleLayout.launcherDir) and \(BundleLayout.runtimeLink), and not "
+            + "\(BundleLayout.runtimePack)")
       }
       guard FS.exists(source) else { throw .unreadable(source, "no such data file") }
       // Tests of one multi-test bundle may share a data file.
       if let other = dataSeen[dest] {
         guard FS.realPath(other) == FS.realPath(source) else {
-          throw LacewingError(.badInput, "data files \(other) and \(source) would both land at \(dest); give one another data_dir")
+          throw LacewingError(
+            .badInput, "data files \(other) and \(source) would both land at \(dest); give one another data_dir")
         }
         continue
       }
@@ -244,8 +267,8 @@ public struct Collector {
     inputs.append(dir)
     for name in try FS.list(dir) {
       let rel = relative.isEmpty ? name : relative + "/" + name
-      if let pattern = options.stdlibExclude.first(where: { FS.matches($0, rel) }) {
-        if pattern != "*.pyc" && !pattern.hasSuffix("__pycache__") && rel != "lib-dynload" {
+      if let pattern = stdlibExclude.first(where: { FS.matches($0, rel) }) {
+        if pattern != "*.pyc" && !pattern.hasSuffix("__pycache__") && rel != BundleLayout.dynloadDir {
           excluded.append(.init(path: "\(dest)/\(rel)", reason: "stdlib exclusion '\(pattern)'"))
         }
         continue
@@ -264,7 +287,7 @@ public struct Collector {
     inputs.append(dir)
     for name in try FS.list(dir) where name.hasSuffix(".so") {
       let module = String(name.prefix { $0 != "." })
-      if let pattern = options.moduleExclude.first(where: { FS.matches($0, module) }) {
+      if let pattern = moduleExclude.first(where: { FS.matches($0, module) }) {
         excluded.append(.init(path: "\(dest)/\(name)", reason: "module exclusion '\(pattern)'"))
         continue
       }
@@ -278,7 +301,8 @@ public struct Collector {
     let data = try FS.read(source, what: "\(kind.rawValue) to bundle")
     let elf = try ELFFile(data, name: source)
     inputs.append(source)
-    entries.append(.init(path: path, kind: kind, source: source, mode: 0o755, runpath: Collector.runpath(from: path, to: libDir)))
+    entries.append(
+      .init(path: path, kind: kind, source: source, mode: 0o755, runpath: Collector.runpath(from: path, to: libDir)))
     pending.append((source, elf))
   }
 
@@ -300,7 +324,7 @@ public struct Collector {
       let data = try zip.read(file.member)
       let elf = try ELFFile(data, name: "\(wheel.path):\(file.member)")
       var runpath: String?
-      for name in elf.needed where !options.allowlist.contains(name) {
+      for name in elf.needed where !allowlist.contains(name) {
         if AllowlistCheck.resolveInBundle(name, from: path, elf: elf, paths: installed) != nil { continue }
         if bundledLibraries[name] == nil {
           guard let found = libDirs.map({ $0 + "/" + name }).first(where: FS.exists) else { continue }
@@ -308,11 +332,19 @@ public struct Collector {
           try addELF(
             source: found, path: BundleLayout.libDir + "/" + name, kind: .sharedLibrary, libDir: BundleLayout.libDir)
         }
-        let own = (elf.runpath.isEmpty ? elf.rpath : elf.runpath).joined(separator: ":")
+        let own = elf.searchPath.joined(separator: ":")
         runpath = (own.isEmpty ? "" : own + ":") + Collector.runpath(from: path, to: BundleLayout.libDir)
       }
-      entries.append(.init(path: path, kind: .site, source: wheel.path, mode: 0o755, runpath: runpath, member: file.member))
+      entries.append(
+        .init(path: path, kind: .site, source: wheel.path, mode: 0o755, runpath: runpath, member: file.member))
     }
+  }
+
+  private var stdlibExclude: [String] {
+    (options.defaultExcludes ? Collector.defaultStdlibExclude : []) + options.stdlibExclude
+  }
+  private var moduleExclude: [String] {
+    (options.defaultExcludes ? Collector.defaultModuleExclude : []) + options.moduleExclude
   }
 
   /// Breadth-first over DT_NEEDED: each library found in a declared directory
@@ -320,7 +352,7 @@ public struct Collector {
   private mutating func resolveLibraries(into libDir: String) throws(LacewingError) {
     while !pending.isEmpty {
       let (source, elf) = pending.removeFirst()
-      for name in elf.needed where !options.allowlist.contains(name) && bundledLibraries[name] == nil {
+      for name in elf.needed where !allowlist.contains(name) && bundledLibraries[name] == nil {
         guard let found = find(name, neededBy: source, elf: elf) else { continue }  // the allowlist check reports it
         bundledLibraries[name] = found
         try addELF(source: found, path: "\(libDir)/\(name)", kind: .sharedLibrary, libDir: libDir)
@@ -338,7 +370,7 @@ public struct Collector {
   /// names the fix.
   private mutating func preloadUnwinder(interpreter: String, libDir: String) throws(LacewingError) {
     let unwinder = AllowlistCheck.unwinder
-    guard !options.allowlist.contains(unwinder), let index = entries.firstIndex(where: { $0.path == interpreter }),
+    guard !allowlist.contains(unwinder), let index = entries.firstIndex(where: { $0.path == interpreter }),
       let source = entries[index].source, try ELFFile(FS.read(source, what: "interpreter"), name: source).isDynamic
     else { return }
     if bundledLibraries[unwinder] == nil {
@@ -354,7 +386,7 @@ public struct Collector {
   /// it points into a declared directory; then the declared directories.
   private func find(_ name: String, neededBy source: String, elf: ELFFile) -> String? {
     let origin = FS.dirname(FS.realPath(source))
-    let own = (elf.runpath.isEmpty ? elf.rpath : elf.runpath).map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
+    let own = elf.searchPath.map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
     let declared = libDirs.map { FS.realPath($0) }
     for dir in own where declared.contains(FS.realPath(dir)) {
       // "$ORIGIN/../lib" of a real directory: lexically the same place.
@@ -383,119 +415,4 @@ public struct Collector {
     let rel = (up + to[common...].map(String.init)).joined(separator: "/")
     return rel.isEmpty ? "$ORIGIN" : "$ORIGIN/" + rel
   }
-}
-
-/// A CPython installation, located from its interpreter the way CPython
-/// itself finds its prefix.
-struct PythonRuntime {
-  /// The interpreter with symlinks resolved.
-  var executable: String
-  /// "python3.11"
-  var name: String
-  var stdlib: String
-  /// `prefix/lib`: where a shared build keeps libpython3.X.so.
-  var libDir: String
-
-  init(interpreter: String) throws(LacewingError) {
-    guard FS.isExecutable(interpreter) else {
-      throw .unreadable(interpreter, "not an executable; set the GN arg lacewing_python to a CPython interpreter")
-    }
-    executable = FS.realPath(interpreter)
-    name = FS.basename(executable)
-    let version = name.dropFirst("python".count).split(separator: ".")
-    guard name.hasPrefix("python"), version.count == 2, version.allSatisfy({ Int($0) != nil }) else {
-      throw LacewingError(
-        .badInput, "\(interpreter) resolves to \(executable); name a versioned interpreter such as python3.11")
-    }
-    let prefix = FS.dirname(FS.dirname(executable))
-    libDir = "\(prefix)/lib"
-    stdlib = "\(prefix)/lib/\(name)"
-    guard FS.exists(stdlib + "/os.py") else {
-      throw .unreadable(stdlib + "/os.py", "no stdlib next to \(executable); is this a complete CPython install?")
-    }
-  }
-
-  /// CPython reads <executable>._pth and takes sys.path from it alone, in
-  /// isolated mode: PYTHONPATH, PYTHONHOME, user site and the host's
-  /// /usr/lib/python3* cannot reach the bundle, and no environment variable
-  /// is needed (so none leaks into the test's children). `modulePath` holds
-  /// bundle paths; the file names them relative to the interpreter.
-  static func pthFile(bin: String, modulePath: [String]) -> String {
-    let up = String(repeating: "../", count: bin.split(separator: "/").count - 1)
-    return modulePath.map { up + $0 + "\n" }.joined() + "import site\n"
-  }
-
-  /// Runs in every bundled interpreter. Each test runs through a launcher
-  /// of its own (lacewing_format.h) whose ._pth names the test's .pyz, the
-  /// stdlib, ext/ and site/, so a child started with sys.executable imports
-  /// what the test imports; what a ._pth cannot say is done here:
-  /// - site/ holds native wheels installed as pip would: their .pth files
-  ///   run, as site-packages' do (site.addsitedir);
-  /// - the ._pth also means safe_path (-P), which drops sys.path[0], the
-  ///   script's directory (or the current one for -c, -m and stdin) that
-  ///   `python3 helper.py` gives a child: it goes back, unless the command
-  ///   line itself asked for -P or -I (CPython adds a .pyz or directory
-  ///   run as main itself);
-  /// - CPython before 3.11 reads no ._pth on POSIX: the launcher's is read
-  ///   here instead.
-  static let siteCustomize = """
-    # Generated by collect-artifacts (see lacewing_format.h, "Launchers").
-    import os, site, sys
-
-    def _lacewing():
-        if sys.version_info < (3, 11):
-            pth = sys.executable + "._pth"
-            if os.path.isfile(pth):
-                with open(pth) as f:
-                    lines = [l.partition("#")[0].strip() for l in f]
-                base = os.path.dirname(pth)
-                sys.path[:] = [os.path.normpath(os.path.join(base, l)) for l in lines if l and not l.startswith("import ")]
-        for p in list(sys.path):
-            if os.path.basename(p) == \(pythonLiteral(BundleLayout.siteDir)) and os.path.islink(
-                    os.path.join(os.path.dirname(p), \(pythonLiteral(BundleLayout.runtimeLink)))):
-                site.addsitedir(p)
-        if not getattr(sys.flags, "safe_path", False):
-            return  # no ._pth at work: CPython adds sys.path[0] itself
-        args = sys.orig_argv[1:]
-        i = 0
-        while i < len(args):
-            a = args[i]
-            if a == "-" or not a.startswith("-"):
-                if a != "-":
-                    if os.path.isdir(a):
-                        return
-                    try:
-                        import zipimport
-                        zipimport.zipimporter(a)
-                        return
-                    except Exception:
-                        pass
-                    sys.path.insert(0, os.path.dirname(os.path.realpath(a)))
-                    return
-                break
-            if a.startswith("--"):
-                i += 2 if a == "--check-hash-based-pycs" else 1
-                continue
-            for j, c in enumerate(a[1:], 1):
-                if c in "PI":
-                    return
-                if c == "c":
-                    sys.path.insert(0, "")
-                    return
-                if c == "m":
-                    sys.path.insert(0, os.getcwd())
-                    return
-                if c in "XW":
-                    if j == len(a) - 1:
-                        i += 1
-                    break
-            i += 1
-        sys.path.insert(0, "")
-
-    _lacewing()
-    del _lacewing
-
-    """
-
-  static func pythonLiteral(_ s: String) -> String { Archiver.pythonLiteral(s) }
 }

@@ -21,89 +21,31 @@ public struct ELFFile: Equatable, Sendable {
     data.count >= 4 && data.prefix(4).elementsEqual([0x7F, 0x45, 0x4C, 0x46])
   }
 
+  /// Where ld.so looks for this file's own DT_NEEDED before the system
+  /// paths: DT_RUNPATH, or DT_RPATH when there is no RUNPATH.
+  public var searchPath: [String] { runpath.isEmpty ? rpath : runpath }
+
   /// `name` is only used in error messages.
   public init(_ data: Data, name: String) throws(LacewingError) {
-    let bytes = [UInt8](data)
+    let bytes = LittleEndianBytes(data)
     func bad(_ why: String) -> LacewingError { LacewingError(.badInput, "\(name): not a valid ELF file: \(why)") }
     guard bytes.count >= 64, ELFFile.isELF(data) else { throw bad("no ELF header") }
     guard bytes[4] == 2, bytes[5] == 1 else { throw bad("only 64-bit little-endian ELF is supported") }
-    func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
-    func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
-    func u64(_ o: Int) -> Int { u32(o) | u32(o + 4) << 32 }
-    let phoff = u64(32), phentsize = u16(54), phnum = u16(56)
-    guard phentsize >= 56, phoff >= 0, phoff + phnum * phentsize <= bytes.count else { throw bad("program headers out of range") }
-
-    struct Load { var vaddr: Int; var offset: Int; var filesz: Int }
-    var loads: [Load] = []
-    var dynamic: (offset: Int, size: Int)?
-    for i in 0..<phnum {
-      let p = phoff + i * phentsize
-      let type = u32(p)
-      let offset = u64(p + 8), vaddr = u64(p + 16), filesz = u64(p + 32)
-      switch type {
-      case 1: loads.append(Load(vaddr: vaddr, offset: offset, filesz: filesz))
-      case 2: dynamic = (offset, filesz)
-      case 3: hasInterpreter = true
-      default: break
-      }
-    }
-    guard let dyn = dynamic else { return }
+    let segments = try Segments(bytes, bad: bad)
+    hasInterpreter = segments.hasInterpreter
+    guard let dynamic = segments.dynamic else { return }
     isDynamic = true
-    guard dyn.offset >= 0, dyn.size >= 0, dyn.offset + dyn.size <= bytes.count else { throw bad("dynamic section out of range") }
-
-    func fileOffset(_ vaddr: Int) -> Int? {
-      for l in loads where vaddr >= l.vaddr && vaddr < l.vaddr + l.filesz { return vaddr - l.vaddr + l.offset }
-      return nil
-    }
-    var entries: [(tag: Int, value: Int)] = []
-    var p = dyn.offset
-    while p + 16 <= dyn.offset + dyn.size {
-      let tag = u64(p)
-      if tag == 0 { break }
-      entries.append((tag, u64(p + 8)))
-      p += 16
-    }
-    guard let strtabAddr = entries.first(where: { $0.tag == 5 })?.value, let strtab = fileOffset(strtabAddr) else {
-      throw bad("dynamic section has no string table")
-    }
-    let strsz = entries.first(where: { $0.tag == 10 })?.value ?? (bytes.count - strtab)
-    func string(_ index: Int) throws(LacewingError) -> String {
-      var end = strtab + index
-      guard index >= 0, index < strsz, end < bytes.count else { throw bad("string index out of range") }
-      while end < bytes.count && bytes[end] != 0 { end += 1 }
-      return String(decoding: bytes[(strtab + index)..<end], as: UTF8.self)
-    }
-    for e in entries {
-      switch e.tag {
-      case 1: needed.append(try string(e.value))
-      case 14: soname = try string(e.value)
-      case 15: rpath = try string(e.value).split(separator: ":").map(String.init)
-      case 29: runpath = try string(e.value).split(separator: ":").map(String.init)
+    let table = try DynamicTable(bytes, at: dynamic, segments: segments, bad: bad)
+    for (tag, value) in table.entries {
+      switch tag {
+      case 1: needed.append(try table.string(value))
+      case 14: soname = try table.string(value)
+      case 15: rpath = try table.string(value).split(separator: ":").map(String.init)
+      case 29: runpath = try table.string(value).split(separator: ":").map(String.init)
       default: break
       }
     }
-    // DT_VERNEED (0x6ffffffe) and DT_VERNEEDNUM (0x6fffffff).
-    if let verneedAddr = entries.first(where: { $0.tag == 0x6fff_fffe })?.value,
-      let count = entries.first(where: { $0.tag == 0x6fff_ffff })?.value, var vn = fileOffset(verneedAddr)
-    {
-      for _ in 0..<count {
-        guard vn + 16 <= bytes.count else { throw bad("version needs out of range") }
-        let file = try string(u32(vn + 4))
-        var aux = vn + u32(vn + 8)
-        var names: [String] = []
-        for _ in 0..<u16(vn + 2) {
-          guard aux + 16 <= bytes.count else { throw bad("version needs out of range") }
-          names.append(try string(u32(aux + 8)))
-          let next = u32(aux + 12)
-          if next == 0 { break }
-          aux += next
-        }
-        versionNeeds[file, default: []] += names
-        let next = u32(vn + 12)
-        if next == 0 { break }
-        vn += next
-      }
-    }
+    versionNeeds = try table.versionNeeds()
   }
 
   /// The highest GLIBC_x.y version this file needs, if any.
@@ -137,3 +79,106 @@ public struct SymbolVersion: Comparable, CustomStringConvertible, Sendable {
 }
 
 public typealias GlibcVersion = SymbolVersion
+
+/// The program headers: what is loaded where, the dynamic section, and
+/// whether there is a PT_INTERP.
+private struct Segments {
+  struct Load {
+    var vaddr: Int
+    var offset: Int
+    var filesz: Int
+  }
+
+  var loads: [Load] = []
+  var dynamic: (offset: Int, size: Int)?
+  var hasInterpreter = false
+
+  init(_ bytes: LittleEndianBytes, bad: (String) -> LacewingError) throws(LacewingError) {
+    let phoff = bytes.u64(32), phentsize = bytes.u16(54), phnum = bytes.u16(56)
+    guard phentsize >= 56, phoff >= 0, phoff + phnum * phentsize <= bytes.count else {
+      throw bad("program headers out of range")
+    }
+    for i in 0..<phnum {
+      let p = phoff + i * phentsize
+      let offset = bytes.u64(p + 8), vaddr = bytes.u64(p + 16), filesz = bytes.u64(p + 32)
+      switch bytes.u32(p) {
+      case 1: loads.append(Load(vaddr: vaddr, offset: offset, filesz: filesz))
+      case 2: dynamic = (offset, filesz)
+      case 3: hasInterpreter = true
+      default: break
+      }
+    }
+    if let dynamic, dynamic.offset < 0 || dynamic.size < 0 || dynamic.offset + dynamic.size > bytes.count {
+      throw bad("dynamic section out of range")
+    }
+  }
+
+  /// Where the byte loaded at `vaddr` is in the file.
+  func fileOffset(_ vaddr: Int) -> Int? {
+    loads.first { vaddr >= $0.vaddr && vaddr < $0.vaddr + $0.filesz }.map { vaddr - $0.vaddr + $0.offset }
+  }
+}
+
+/// The dynamic section's (tag, value) entries and the strings and version
+/// needs they point at.
+private struct DynamicTable {
+  let bytes: LittleEndianBytes
+  let segments: Segments
+  let bad: (String) -> LacewingError
+  var entries: [(tag: Int, value: Int)] = []
+  let strtab: Int
+  let strsz: Int
+
+  init(
+    _ bytes: LittleEndianBytes, at dynamic: (offset: Int, size: Int), segments: Segments,
+    bad: @escaping (String) -> LacewingError
+  ) throws(LacewingError) {
+    self.bytes = bytes
+    self.segments = segments
+    self.bad = bad
+    var p = dynamic.offset
+    while p + 16 <= dynamic.offset + dynamic.size, bytes.u64(p) != 0 {
+      entries.append((bytes.u64(p), bytes.u64(p + 8)))
+      p += 16
+    }
+    guard let address = entries.first(where: { $0.tag == 5 })?.value, let strtab = segments.fileOffset(address) else {
+      throw bad("dynamic section has no string table")
+    }
+    self.strtab = strtab
+    strsz = entries.first(where: { $0.tag == 10 })?.value ?? (bytes.count - strtab)
+  }
+
+  func string(_ index: Int) throws(LacewingError) -> String {
+    var end = strtab + index
+    guard index >= 0, index < strsz, end < bytes.count else { throw bad("string index out of range") }
+    while end < bytes.count && bytes[end] != 0 { end += 1 }
+    return String(decoding: bytes.bytes[(strtab + index)..<end], as: UTF8.self)
+  }
+
+  /// DT_VERNEED (0x6ffffffe), DT_VERNEEDNUM (0x6fffffff): version names
+  /// needed from each library.
+  func versionNeeds() throws(LacewingError) -> [String: [String]] {
+    guard let address = entries.first(where: { $0.tag == 0x6fff_fffe })?.value,
+      let count = entries.first(where: { $0.tag == 0x6fff_ffff })?.value, var vn = segments.fileOffset(address)
+    else { return [:] }
+    var needs: [String: [String]] = [:]
+    for _ in 0..<count {
+      guard vn + 16 <= bytes.count else { throw bad("version needs out of range") }
+      let file = try string(bytes.u32(vn + 4))
+      var aux = vn + bytes.u32(vn + 8)
+      var names: [String] = []
+      for _ in 0..<bytes.u16(vn + 2) {
+        guard aux + 16 <= bytes.count else { throw bad("version needs out of range") }
+        names.append(try string(bytes.u32(aux + 8)))
+        let next = bytes.u32(aux + 12)
+        if next == 0 { break }
+        aux += next
+      }
+      needs[file, default: []] += names
+      let next = bytes.u32(vn + 12)
+      if next == 0 { break }
+      vn += next
+    }
+    return needs
+  }
+}

@@ -24,6 +24,17 @@ public enum FS {
     return data
   }
 
+  /// An empty directory at `path`, whatever was there: an action's work
+  /// directory, left over from a run that was killed.
+  static func makeFreshDirectory(_ path: String) throws(LacewingError) {
+    try? FileManager.default.removeItem(atPath: path)
+    do {
+      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+      throw LacewingError(.io, "cannot create work directory \(path): \(error.localizedDescription)")
+    }
+  }
+
   /// Resolves symlinks; the path as given if it does not exist.
   static func realPath(_ path: String) -> String {
     guard let resolved = realpath(path, nil) else { return path }
@@ -65,9 +76,4 @@ public enum FS {
   static func matches(_ pattern: String, _ path: String) -> Bool {
     fnmatch(pattern, path, 0) == 0
   }
-}
-
-/// Reads a whole file, or fails naming it.
-public func readFile(_ path: String) throws(LacewingError) -> Data {
-  try FS.read(path, what: "input")
 }

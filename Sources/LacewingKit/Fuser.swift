@@ -3,6 +3,123 @@ import LacewingFormat
 
 /// fuse-stub: [stem][payload][config][trailer], the layout in lacewing_format.h.
 public enum Fuser {
+  /// fuse-stub's arguments.
+  public struct Options: Sendable {
+    /// The prebuilt stem.
+    public var stem: String
+    /// The payload zip from make-archive.
+    public var payload: String
+    /// The manifest the payload was built from: names the interpreter and
+    /// its module path.
+    public var manifest: String
+    /// Given to the interpreter before the test, e.g. "-B".
+    public var interpreterArgs: [String] = []
+    /// Tests' .pyz files, stored at test/<file name> in the payload.
+    public var pyzs: [String] = []
+    /// The test's .pyz in the bundle, e.g. "test/rtc_test.pyz". nil: the
+    /// one `pyzs` entry's place when there is exactly one and no tests,
+    /// else none (a runtime-only bundle, which runs what argv names).
+    public var main: String?
+    /// "NAME=PATH": a test of a multi-test bundle and its .pyz in the bundle.
+    public var tests: [String] = []
+    /// JSON arrays of tests (name, pyz, data, env) of a multi-test bundle.
+    public var testLists: [String] = []
+    /// Give the runtime layer a cache entry of its own.
+    public var sharedRuntime = false
+    /// Where to write the size report as JSON, and as a table.
+    public var sizeReport: String?
+    public var sizeTable: String?
+    /// What a packed runtime layer holds (make-archive --pack-index).
+    public var runtimeIndex: String?
+    /// "NAME=relative/path" set for the test.
+    public var env: [String] = []
+    /// Inputs that must exist first (the allowlist check's stamp), for the
+    /// depfile.
+    public var after: [String] = []
+
+    public init(stem: String, payload: String, manifest: String) {
+      self.stem = stem
+      self.payload = payload
+      self.manifest = manifest
+    }
+
+    /// `main`, or the place of the one .pyz of a bundle of one test.
+    var resolvedMain: String? {
+      guard main == nil, pyzs.count == 1, tests.isEmpty, testLists.isEmpty else { return main }
+      return BundleLayout.pyzPath(pyzs[0])
+    }
+  }
+
+  /// Fuses the bundle and writes it (executable), the size reports and the
+  /// depfile.
+  public static func run(_ options: Options, output: ActionOutput) throws(LacewingError) {
+    let manifest = try BundleManifest.read(options.manifest)
+    var (config, pyzs) = try config(options, interpreter: manifest.interpreter)
+    // The config's own mistakes first: they need no file read.
+    try validate(config, against: nil)
+    let stem = try FS.read(options.stem, what: "stem")
+    let payload = try payload(options, config: config, pyzs: pyzs, modulePath: manifest.modulePath)
+    if options.sharedRuntime { config.runtime = try runtimeDigest(payload) }
+    let packed = try options.runtimeIndex.map { path throws(LacewingError) in
+      try PayloadArchive.PackedFile.readList(path)
+    } ?? []
+    var names = Set(try ZipIndex.entries(payload).map(\.name))
+    if names.contains(LW_RUNTIME_PACK) {
+      // The index lists the pack's files; without it, unpack to see them.
+      names.formUnion(
+        packed.isEmpty ? try PayloadContents(payload, label: options.payload).names() : packed.map(\.path))
+    }
+    try validate(config, against: names)
+    let bundle = try fuse(stem: stem, payload: payload, config: config)
+    try output.write(bundle, mode: 0o755)
+    if options.sizeReport != nil || options.sizeTable != nil {
+      let report = try SizeReport(
+        bundle: FS.basename(output.path), stemBytes: stem.count, payload: payload, totalBytes: bundle.count,
+        packed: packed)
+      if let path = options.sizeReport { try OutputFile.write(report.json, to: path) }
+      if let path = options.sizeTable { try OutputFile.write(Data(report.table.utf8), to: path) }
+    }
+    try output.writeDepfile(
+      inputs: [options.stem, options.payload, options.manifest] + options.testLists + pyzs
+        + (options.runtimeIndex.map { [$0] } ?? []) + options.after)
+  }
+
+  /// The bundle's config from the options and the test lists, and every
+  /// .pyz the payload gains.
+  static func config(_ options: Options, interpreter: String) throws(LacewingError) -> (Config, pyzs: [String]) {
+    var config = Config(
+      interpreter: interpreter, arguments: options.interpreterArgs, main: options.resolvedMain, env: options.env)
+    for test in options.tests {
+      guard let eq = test.firstIndex(of: "=") else {
+        throw LacewingError(.badInput, "--test '\(test)' is not NAME=PATH")
+      }
+      config.tests.append((String(test[..<eq]), String(test[test.index(after: eq)...])))
+    }
+    var pyzs = options.pyzs
+    for list in options.testLists {
+      for test in try Collector.TestEntry.readList(list) {
+        config.tests.append((test.name, BundleLayout.pyzPath(test.pyz)))
+        config.env += test.env.filter { !config.env.contains($0) }
+        pyzs.append(test.pyz)
+      }
+    }
+    return (config, pyzs)
+  }
+
+  /// The payload with the tests' code added, stored as it is (editing a
+  /// test reruns only its .pyz and this step), and the launchers' files.
+  static func payload(_ options: Options, config: Config, pyzs: [String], modulePath: [String])
+    throws(LacewingError) -> Data
+  {
+    var added: [ZipMerge.StoredFile] = []
+    for pyz in pyzs {
+      added.append(.init(path: BundleLayout.pyzPath(pyz), data: try FS.read(pyz, what: "test's .pyz")))
+    }
+    let payload = try FS.read(options.payload, what: "payload")
+    added += try launcherFiles(config, modulePath: modulePath, names: Set(try ZipIndex.entries(payload).map(\.name)))
+    return try ZipMerge.merge([(options.payload, payload)], adding: added)
+  }
+
   public struct Config: Equatable {
     public var interpreter: String
     /// Given to the interpreter before `main`, e.g. "-B".
@@ -49,7 +166,8 @@ public enum Fuser {
     var names = Set<String>()
     for test in config.tests {
       guard !test.name.isEmpty, !test.name.contains("/"), !test.name.contains("="), !test.name.hasPrefix("-") else {
-        throw LacewingError(.badInput, "test name '\(test.name)' cannot name a link to the bundle; use letters, digits, '_' and '.'")
+        throw LacewingError(
+          .badInput, "test name '\(test.name)' cannot name a link to the bundle; use letters, digits, '_' and '.'")
       }
       guard names.insert(test.name).inserted else {
         throw LacewingError(.badInput, "two tests are named \(test.name); set output_name on one")
@@ -68,7 +186,8 @@ public enum Fuser {
         throw LacewingError(.badInput, "env entry '\(entry)': the value must be a path relative to the extraction root")
       }
       if let other = envNames[entry[..<eq]], other != entry {
-        throw LacewingError(.badInput, "env entries '\(other)' and '\(entry)' set one variable two ways; tests of one bundle share env")
+        throw LacewingError(
+          .badInput, "env entries '\(other)' and '\(entry)' set one variable two ways; tests of one bundle share env")
       }
       envNames[entry[..<eq]] = entry
     }
@@ -105,7 +224,9 @@ public enum Fuser {
       let launcher = try BundleLayout.launcher(interpreter: config.interpreter, pyz: pyz).path
       let pth = BundleLayout.launcherPth(launcher: launcher, pyz: pyz, modulePath: modulePath, ext: ext, site: site)
       files.append(.init(path: launcher + "._pth", data: Data(pth.utf8)))
-      files.append(.init(path: FS.dirname(launcher) + "/" + BundleLayout.launcherVenv, data: Data(BundleLayout.launcherVenvText.utf8)))
+      files.append(
+        .init(
+          path: FS.dirname(launcher) + "/" + BundleLayout.launcherVenv, data: Data(BundleLayout.launcherVenvText.utf8)))
     }
     return files
   }
@@ -117,32 +238,16 @@ public enum Fuser {
   public static func runtimeDigest(_ payload: Data) throws(LacewingError) -> String? {
     var digest = SHA256()
     var any = false
-    for entry in try ZipIndex.entries(payload) where entry.name.hasPrefix(LW_RUNTIME_PREFIX) || entry.name == LW_RUNTIME_PACK {
+    for entry in try ZipIndex.entries(payload)
+    where entry.name.hasPrefix(LW_RUNTIME_PREFIX) || entry.name == LW_RUNTIME_PACK {
       digest.update(payload[(payload.startIndex + entry.localOffset)..<(payload.startIndex + entry.dataEnd)])
       any = true
     }
-    return any ? digest.finalize().map { String(format: "%02x", $0) }.joined() : nil
-  }
-
-  /// Where the central directory starts, read from the zip's end record.
-  static func centralDirectoryOffset(_ payload: Data) throws(LacewingError) -> Int {
-    let bytes = [UInt8](payload.suffix(22 + 0xFFFF))
-    let base = payload.count - bytes.count
-    func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
-    var p = bytes.count - 22
-    while p >= 0 {
-      if bytes[p] == 0x50, bytes[p + 1] == 0x4B, bytes[p + 2] == 5, bytes[p + 3] == 6, p + 22 + u16(p + 20) == bytes.count {
-        let offset = u16(p + 16) | u16(p + 18) << 16
-        guard offset <= base + p else { break }
-        return offset
-      }
-      p -= 1
-    }
-    throw LacewingError(.badInput, "the payload is not a zip archive (no end-of-central-directory record)")
+    return any ? hexString(digest.finalize()) : nil
   }
 
   public static func fuse(stem: Data, payload: Data, config: Config) throws(LacewingError) -> Data {
-    let indexOffset = try centralDirectoryOffset(payload)
+    let indexOffset = try ZipIndex.centralDirectoryOffset(payload)
     let configData = config.encoded
     var digest = SHA256()
     digest.update(payload)
@@ -168,20 +273,5 @@ public enum Fuser {
     out.append(configData)
     withUnsafeBytes(of: trailer) { out.append(contentsOf: $0) }
     return out
-  }
-}
-
-/// zlib's CRC-32 (the polynomial zip uses), so the tools and the stem agree.
-public enum CRC32 {
-  private static let table: [UInt32] = (0..<256).map { n in
-    var c = UInt32(n)
-    for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-    return c
-  }
-
-  public static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
-    var c: UInt32 = 0xFFFF_FFFF
-    for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-    return c ^ 0xFFFF_FFFF
   }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// make-archive and the size report. Paths inside the archive use "/".
 public struct BundleManifest: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable {
-    case interpreter, stdlib, dynload, sharedLibrary = "shared_library", `extension`, pyz, data, config
+    case interpreter, stdlib, dynload, sharedLibrary = "shared_library", `extension`, data, config
     /// A file of a third-party wheel with native code, installed in site/.
     case site
   }
@@ -45,7 +45,11 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     public var reason: String
   }
 
-  public var formatVersion = 1
+  /// The manifest format the tools write and read: bumped when a field
+  /// is added, dropped or changes meaning, so a manifest left by another
+  /// collect-artifacts is refused by name rather than misread.
+  public static let currentFormatVersion = 1
+  public var formatVersion = BundleManifest.currentFormatVersion
   /// The bundle path of the interpreter and of the test, for fuse-stub.
   public var interpreter: String
   /// Runtime whose python compiles the bytecode (the original, unpatched file).
@@ -73,17 +77,25 @@ public struct BundleManifest: Codable, Equatable, Sendable {
       + excluded.map { "\($0.path)\t\($0.reason)\n" }.joined()
   }
 
-  public func encoded() -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    // Encoding plain structs of strings and ints cannot fail.
-    return (try? encoder.encode(self)) ?? Data()
-  }
+  public func encoded() -> Data { JSONFile.encode(self) }
 
   public static func read(_ path: String) throws(LacewingError) -> BundleManifest {
-    try JSONFile.read(
-      BundleManifest.self, path, what: "bundle manifest",
-      missing: "no such file; is the collect-artifacts action a dependency?")
+    let data = try JSONFile.contents(
+      path, what: "bundle manifest", missing: "is the collect-artifacts action a dependency?")
+    // The version alone first: a manifest of another format need not
+    // decode as this one, and the error should say which it is.
+    struct Version: Decodable { var formatVersion: Int? }
+    let version = try JSONFile.decode(Version.self, data, path, what: "bundle manifest").formatVersion
+    guard version == currentFormatVersion else {
+      throw LacewingError(
+        .badInput,
+        "\(path) is a bundle manifest of format \(version.map(String.init) ?? "none"), not "
+          + "\(currentFormatVersion), the one these tools read: it was written by another collect-artifacts. "
+          + "Rebuild it with this one "
+          + "(ninja reruns collect-artifacts when the tool changes; a manifest written by hand needs formatVersion "
+          + "\(currentFormatVersion) and this version's fields)")
+    }
+    return try JSONFile.decode(BundleManifest.self, data, path, what: "bundle manifest")
   }
 }
 
@@ -101,12 +113,31 @@ public struct PythonSource: Codable, Equatable, Sendable {
 }
 
 enum JSONFile {
-  static func read<T: Decodable>(_ type: T.Type, _ path: String, what: String, missing: String? = nil)
-    throws(LacewingError) -> T
-  {
+  /// Pretty, keys sorted, slashes as they are: the same value gives the
+  /// same bytes, and a person can read and diff them. The tools encode
+  /// plain structs of strings and numbers, which cannot fail.
+  static func encode<T: Encodable>(_ value: T, snakeCaseKeys: Bool = false) -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    if snakeCaseKeys { encoder.keyEncodingStrategy = .convertToSnakeCase }
+    return (try? encoder.encode(value)) ?? Data()
+  }
+
+  static func read<T: Decodable>(_ type: T.Type, _ path: String, what: String) throws(LacewingError) -> T {
+    try decode(T.self, contents(path, what: what), path, what: what)
+  }
+
+  /// The file's bytes; `missing` says what to check when there is none.
+  static func contents(_ path: String, what: String, missing: String? = nil) throws(LacewingError) -> Data {
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw .unreadable(path, missing ?? "no such file (\(what))")
+      throw .unreadable(path, "no such file" + (missing.map { "; " + $0 } ?? " (\(what))"))
     }
+    return data
+  }
+
+  static func decode<T: Decodable>(_ type: T.Type, _ data: Data, _ path: String, what: String) throws(LacewingError)
+    -> T
+  {
     do {
       return try JSONDecoder().decode(T.self, from: data)
     } catch {

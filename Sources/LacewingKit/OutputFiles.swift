@@ -45,6 +45,29 @@ public enum OutputFile {
   }
 }
 
+/// Where an action writes: its output, and a depfile naming that output
+/// as its target (Ninja reads the depfile's first target only).
+public struct ActionOutput: Sendable {
+  public var path: String
+  public var depfile: String?
+
+  public init(_ path: String, depfile: String? = nil) {
+    self.path = path
+    self.depfile = depfile
+  }
+
+  /// Writes the output as OutputFile.write does.
+  public func write(_ data: Data, mode: Int = 0o644) throws(LacewingError) {
+    try OutputFile.write(data, to: path, mode: mode)
+  }
+
+  /// Writes the depfile, when one was asked for: `inputs` are every file
+  /// the action read.
+  public func writeDepfile(inputs: [String]) throws(LacewingError) {
+    if let depfile { try Depfile(output: path, inputs: inputs).write(to: depfile) }
+  }
+}
+
 /// A Makefile-syntax depfile as Ninja reads it: one target, its inputs.
 public struct Depfile: Equatable {
   /// Exactly the action's first output, relative to root_build_dir.

@@ -40,25 +40,29 @@ public struct SizeReport: Codable, Equatable, Sendable {
 
   /// The category of a payload path, from the bundle layout (see lacewing_format.h).
   public static func category(of path: String) -> String {
-    if path == LW_RUNTIME_PACK { return pack }
-    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-    switch parts.first {
-    case "python":
-      if parts.count > 1 && parts[1] == "bin" { return "interpreter" }
-      if parts.count == 3 && parts[1] == "lib" { return "shared libraries" }
-      if parts.count > 3 && parts[3] == "lib-dynload" { return "lib-dynload" }
+    if path == BundleLayout.runtimePack { return pack }
+    if path.hasPrefix(BundleLayout.runtimeBinDir + "/") { return "interpreter" }
+    if path.hasPrefix(BundleLayout.runtimeLibDir + "/") {
+      // python/lib/<library>, python/lib/python3.X/lib-dynload/<module>.
+      let rest = path.dropFirst(BundleLayout.runtimeLibDir.count + 1).split(separator: "/")
+      if rest.count == 1 { return "shared libraries" }
+      if rest.count > 2 && rest[1] == BundleLayout.dynloadDir { return "lib-dynload" }
       return "stdlib"
-    case "lib": return "shared libraries"
-    case "ext": return "extensions"
-    case "site": return "third-party packages"
-    case "test": return "test code"
+    }
+    if path.hasPrefix(BundleLayout.runtimePrefix) { return "stdlib" }
+    let top = path.prefix { $0 != "/" }
+    if top + "/" == BundleLayout.testDir { return "test code" }
+    switch top {
+    case BundleLayout.libDir: return "shared libraries"
+    case BundleLayout.extDir: return "extensions"
+    case BundleLayout.siteDir: return "third-party packages"
     default: return "data"
     }
   }
 
   /// `packed`: what the runtime pack holds (make-archive --pack-index).
   public init(
-    bundle: String, stemBytes: Int, payload: Data, totalBytes: Int, packed: [Archiver.PackedFile] = [],
+    bundle: String, stemBytes: Int, payload: Data, totalBytes: Int, packed: [PayloadArchive.PackedFile] = [],
     largestCount: Int = 15
   ) throws(LacewingError) {
     let entries = try ZipIndex.entries(payload)
@@ -94,12 +98,7 @@ public struct SizeReport: Codable, Equatable, Sendable {
         .prefix(largestCount))
   }
 
-  public var json: Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    return (try? encoder.encode(self)) ?? Data()
-  }
+  public var json: Data { JSONFile.encode(self, snakeCaseKeys: true) }
 
   public var table: String {
     func mb(_ n: Int) -> String { String(format: "%.2f MB", Double(n) / 1_000_000) }
@@ -112,13 +111,16 @@ public struct SizeReport: Codable, Equatable, Sendable {
       + pad("extracted", 12, left: true) + pad("share", 8, left: true) + "\n"
     for c in categories {
       let packedOnly = c.inPack && c.bytes == 0
-      let share = packedOnly ? "" : String(format: "%.1f%%", totalBytes == 0 ? 0 : Double(c.bytes) * 100 / Double(totalBytes))
-      out += pad(c.name, 32) + pad("\(c.files)", 7, left: true) + pad(packedOnly ? "in pack" : mb(c.bytes), 12, left: true)
+      let share =
+        packedOnly ? "" : String(format: "%.1f%%", totalBytes == 0 ? 0 : Double(c.bytes) * 100 / Double(totalBytes))
+      out +=
+        pad(c.name, 32) + pad("\(c.files)", 7, left: true) + pad(packedOnly ? "in pack" : mb(c.bytes), 12, left: true)
         + pad(mb(c.uncompressedBytes), 12, left: true) + pad(share, 8, left: true) + "\n"
     }
     out += "\nlargest entries (bytes in bundle, extracted):\n"
     for item in largest {
-      out += pad(item.bytes.map { "\($0)" } ?? "in pack", 10, left: true) + pad("\(item.uncompressedBytes)", 11, left: true)
+      out +=
+        pad(item.bytes.map { "\($0)" } ?? "in pack", 10, left: true) + pad("\(item.uncompressedBytes)", 11, left: true)
         + "  " + item.path + "  (\(item.category))\n"
     }
     return out

@@ -76,23 +76,38 @@ public struct Wheel {
   public func check(runtime: String) throws(LacewingError) {
     let parts = runtime.hasPrefix("python3.") ? runtime.dropFirst("python3.".count) : ""
     guard let minor = Int(parts), minor >= 0 else {
-      throw LacewingError(.badInput, "cannot tell which CPython \(runtime) is, to check \(FS.basename(path)) against it; name a versioned interpreter such as python3.11")
+      throw LacewingError(
+        .badInput,
+        "cannot tell which CPython \(runtime) is, to check \(FS.basename(path)) against it; name a versioned "
+          + "interpreter such as python3.11")
     }
     let version = "3\(minor)"
     let cp = "cp" + version
-    let fix = "pin a wheel for \(cp) manylinux x86_64 in third_party/python/requirements.lock and run build/fetch-wheels.sh"
+    let fix =
+      "pin a wheel for \(cp) manylinux x86_64 in third_party/python/requirements.lock and run build/fetch-wheels.sh"
     // cp3X-abi3 needs CPython 3.X or newer.
     func stableABI(_ tag: String) -> Bool {
       tag.hasPrefix("cp3") && abiTags == ["abi3"] && (Int(tag.dropFirst(3)) ?? Int.max) <= minor
     }
     guard pythonTags.contains(where: { $0 == cp || $0 == "py3" || $0 == "py" + version || stableABI($0) }) else {
-      throw LacewingError(.badInput, "\(FS.basename(path)) is built for \(pythonTags.joined(separator: ".")), not the bundled \(runtime) (\(cp)); \(fix)")
+      throw LacewingError(
+        .badInput,
+        "\(FS.basename(path)) is built for \(pythonTags.joined(separator: ".")), not the bundled \(runtime) "
+          + "(\(cp)); \(fix)")
     }
     guard abiTags.contains(where: { $0 == "none" || $0 == "abi3" || $0 == cp }) else {
-      throw LacewingError(.badInput, "\(FS.basename(path)) needs the \(abiTags.joined(separator: ".")) ABI, not \(runtime)'s \(cp); \(fix)")
+      throw LacewingError(
+        .badInput,
+        "\(FS.basename(path)) needs the \(abiTags.joined(separator: ".")) ABI, not \(runtime)'s \(cp); \(fix)")
     }
-    guard platformTags.contains(where: { $0 == "any" || $0 == "linux_x86_64" || ($0.hasPrefix("manylinux") && $0.hasSuffix("_x86_64")) }) else {
-      throw LacewingError(.badInput, "\(FS.basename(path)) is built for \(platformTags.joined(separator: ".")), not x86-64 glibc Linux; \(fix)")
+    guard
+      platformTags.contains(where: {
+        $0 == "any" || $0 == "linux_x86_64" || ($0.hasPrefix("manylinux") && $0.hasSuffix("_x86_64"))
+      })
+    else {
+      throw LacewingError(
+        .badInput,
+        "\(FS.basename(path)) is built for \(platformTags.joined(separator: ".")), not x86-64 glibc Linux; \(fix)")
     }
   }
 
@@ -121,7 +136,8 @@ public struct Wheel {
       guard let spec = fields.first, let eq = spec.range(of: "=="),
         let hash = fields.first(where: { $0.hasPrefix("--hash=sha256:") })
       else { continue }
-      pins[normalize(String(spec[..<eq.lowerBound])) + "==" + spec[eq.upperBound...]] = String(hash.dropFirst("--hash=sha256:".count))
+      pins[normalize(String(spec[..<eq.lowerBound])) + "==" + spec[eq.upperBound...]] = String(
+        hash.dropFirst("--hash=sha256:".count))
     }
     return pins
   }
@@ -129,12 +145,39 @@ public struct Wheel {
   /// The build trusts a wheel only if its bytes are the ones pinned.
   public func verify(against pins: [String: String], lock: String) throws(LacewingError) {
     guard let pinned = pins[pinKey] else {
-      throw LacewingError(.badInput, "\(FS.basename(path)) is not pinned in \(lock); add '\(pinKey) --hash=sha256:...' there and run build/fetch-wheels.sh")
+      throw LacewingError(
+        .badInput,
+        "\(FS.basename(path)) is not pinned in \(lock); add '\(pinKey) --hash=sha256:...' there and run "
+          + "build/fetch-wheels.sh")
     }
     let actual = hexString(SHA256.hash(try FS.read(path, what: "wheel")))
     guard actual == pinned else {
-      throw LacewingError(.badInput, "\(path) has sha256 \(actual), not the \(pinned) pinned for \(pinKey) in \(lock); run build/fetch-wheels.sh to fetch the pinned wheel again")
+      throw LacewingError(
+        .badInput,
+        "\(path) has sha256 \(actual), not the \(pinned) pinned for \(pinKey) in \(lock); run "
+          + "build/fetch-wheels.sh to fetch the pinned wheel again")
     }
+  }
+
+  /// The wheels the JSON `lists` name, each checked against the `runtime`
+  /// it will run on (the interpreter's versioned name; nil: not checked)
+  /// and, with a `lock`, against its pin. Returns them with every file
+  /// read, for the depfile; the lock is read only when there are wheels,
+  /// so a bundle without any does not depend on it.
+  public static func checked(lists: [String], runtime: String?, lock: String?) throws(LacewingError)
+    -> (wheels: [Wheel], inputs: [String])
+  {
+    let paths = try readLists(lists)
+    guard !paths.isEmpty else { return ([], lists) }
+    let pins = try lock.map { lock throws(LacewingError) in try readPins(lock) }
+    var wheels: [Wheel] = []
+    for path in paths {
+      let wheel = try Wheel(path)
+      if let runtime { try wheel.check(runtime: runtime) }
+      if let pins, let lock { try wheel.verify(against: pins, lock: lock) }
+      wheels.append(wheel)
+    }
+    return (wheels, lists + (lock.map { [$0] } ?? []) + paths)
   }
 
   /// Wheel paths from JSON lists written by GN metadata (lacewing_wheels).
@@ -142,20 +185,5 @@ public struct Wheel {
     var out: [String] = []
     for list in paths { out += try JSONFile.read([String].self, list, what: "list of wheels") }
     return Array(Set(out)).sorted()
-  }
-}
-
-extension ZipReaderHandle {
-  /// One member, inflated.
-  func read(_ member: String) throws(LacewingError) -> Data {
-    var st = zip_stat_t()
-    guard zip_stat(archive, member, 0, &st) == 0, let file = zip_fopen(archive, member, 0) else {
-      throw LacewingError(.badInput, "\(path) has no readable \(member)")
-    }
-    defer { zip_fclose(file) }
-    var data = Data(count: Int(st.size))
-    let n = data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, st.size) }
-    guard n == Int64(st.size) else { throw LacewingError(.badInput, "\(path): \(member) is damaged") }
-    return data
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LacewingKit
 
 /// What a finished process left behind.
 public struct ProcessResult: Sendable {
@@ -16,8 +17,10 @@ public struct TestSetupError: Error, CustomStringConvertible {
   public init(_ description: String) { self.description = description }
 }
 
-/// Runs a real process to completion. Output goes through files, not pipes,
-/// so a chatty child can never deadlock the test.
+/// Runs a real process to completion. Output goes through files, not
+/// pipes: a chatty child cannot deadlock the test, and a grandchild left
+/// running with the child's stdout (a daemon a test forgot) cannot hold
+/// the test until it exits.
 @discardableResult
 public func run(
   _ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil,
@@ -72,6 +75,12 @@ public func environment(_ changes: [String: String?]) -> [String: String] {
   return env
 }
 
+/// Reads a whole file, or fails naming it.
+public func readFile(_ path: String) throws -> Data {
+  guard let data = FileManager.default.contents(atPath: path) else { throw TestSetupError("cannot read \(path)") }
+  return data
+}
+
 public func readText(_ path: String) -> String {
   String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
 }
@@ -98,119 +107,7 @@ public func resolvedPath(_ path: String) -> String {
 }
 
 /// A process left running, for tests that signal it or race it.
-///
-/// Spawned with posix_spawn and an empty signal mask and default
-/// dispositions: Foundation's Process passes on the test runner's blocked
-/// signals, which would make every signal test meaningless.
-public final class Spawned {
-  public enum Stream {
-    case inherit, null, pipe
-    case file(String)
-  }
-
-  public private(set) var pid: Int32 = 0
-  private var stdoutFD: Int32 = -1
-  private var buffer = Data()
-  private var finished: (status: Int32, signal: Int32?)?
-
-  public init(
-    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-    stdin: Stream = .null, stdout: Stream = .pipe, stderr: Stream = .null
-  ) throws {
-    let path = executable.hasPrefix("/") ? executable : try Spawned.which(executable)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    var pipeFDs: [Int32] = [-1, -1]
-    for (fd, stream) in [(Int32(0), stdin), (1, stdout), (2, stderr)] {
-      switch stream {
-      case .inherit: break
-      case .null:
-        posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
-      case .file(let file):
-        posix_spawn_file_actions_addopen(&actions, fd, file, fd == 0 ? O_RDONLY : O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-      case .pipe:
-        guard fd == 1, pipe(&pipeFDs) == 0 else { throw TestSetupError("only stdout can be a pipe") }
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
-      }
-    }
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attr, &empty)
-    posix_spawnattr_setsigdefault(&attr, &all)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
-    // posix_spawn has no portable chdir action: let sh change directory.
-    let command = directory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, path] } ?? [path]
-    let argv = (command + arguments).map { strdup($0) } + [nil]
-    let envp = env.map { strdup($0) } + [nil]
-    defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
-    }
-    var rc = posix_spawn(&pid, command[0], &actions, &attr, argv, envp)
-    // A file this test just wrote can still be open in a child another test
-    // is forking at this moment (ETXTBSY); that child execs or exits promptly.
-    for _ in 0..<100 where rc == ETXTBSY {
-      usleep(10_000)
-      rc = posix_spawn(&pid, command[0], &actions, &attr, argv, envp)
-    }
-    if pipeFDs[1] >= 0 { close(pipeFDs[1]) }
-    stdoutFD = pipeFDs[0]
-    guard rc == 0 else { throw TestSetupError("cannot spawn \(path): \(String(cString: strerror(rc)))") }
-  }
-
-  deinit {
-    if stdoutFD >= 0 { close(stdoutFD) }
-  }
-
-  static func which(_ name: String) throws -> String {
-    for dir in ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"] where access(dir + "/" + name, X_OK) == 0 {
-      return dir + "/" + name
-    }
-    throw TestSetupError("\(name) is not installed (build/install-deps.sh installs what the tests need)")
-  }
-
-  /// The first stdout line, waiting at most `timeout` seconds.
-  public func firstLine(timeout: Double = 30) -> String? {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-      if let newline = buffer.firstIndex(of: 0x0A) {
-        return String(decoding: buffer[..<newline], as: UTF8.self)
-      }
-      var pfd = pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)
-      guard poll(&pfd, 1, 100) >= 0 else { return nil }
-      if pfd.revents != 0 {
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        let n = read(stdoutFD, &chunk, chunk.count)
-        if n <= 0 { return nil }
-        buffer.append(contentsOf: chunk[0..<n])
-      }
-    }
-    return nil
-  }
-
-  public func signal(_ sig: Int32) {
-    kill(pid, sig)
-  }
-
-  /// Waits; returns (exit status, signal) as the caller of a shell would see.
-  public func wait() -> (status: Int32, signal: Int32?) {
-    if let finished { return finished }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let sig = status & 0x7F
-    finished = sig == 0 ? ((status >> 8) & 0xFF, nil) : (128 + sig, sig)
-    return finished!
-  }
-}
+public typealias Spawned = ChildProcess
 
 /// Whether a process with this pid exists.
 public func processExists(_ pid: Int32) -> Bool {
@@ -246,6 +143,7 @@ public let catInterpreter = """
 
 /// Writes `catInterpreter` to `path`, executable.
 public func writeCatInterpreter(to path: String) throws {
-  try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+  try FileManager.default.createDirectory(
+    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
   try writeExecutable(Data(catInterpreter.utf8), to: path)
 }

@@ -1,11 +1,11 @@
 import ArgumentParser
-import Foundation
+import LacewingCLI
 import LacewingKit
 
 extension Collector.Layer: ExpressibleByArgument {}
 
 @main
-struct CollectArtifacts: ParsableCommand {
+struct CollectArtifacts: ParsableCommand, DescribesOutput {
   static let configuration = CommandConfiguration(
     commandName: "collect-artifacts",
     abstract: "Resolve everything a Python bundle needs into a manifest.",
@@ -13,9 +13,14 @@ struct CollectArtifacts: ParsableCommand {
       Reads the interpreter's ELF headers and stdlib directory, follows DT_NEEDED through the \
       --lib-dir directories only, and writes a JSON manifest for make-archive. The depfile lists \
       every file read and every directory listed, so a new stdlib file triggers a rebuild.
-      """)
+      """ + exitStatusHelp(.badInput, .io))
+  static let outputHelp = "the manifest (JSON)"
 
-  @Option(help: "What to collect: all (one manifest), runtime (the shared runtime layer) or test (a test layer on a runtime layer).")
+  @Option(
+    help: """
+      What to collect: all (one manifest), runtime (the shared runtime layer) or test (a test layer on a \
+      runtime layer).
+      """)
   var layer: Collector.Layer = .all
 
   @Option(help: "The CPython interpreter to bundle, e.g. /usr/bin/python3.11 (layers all and runtime).")
@@ -24,7 +29,9 @@ struct CollectArtifacts: ParsableCommand {
   @Option(help: "The runtime layer's manifest (layer test).")
   var runtimeManifest: String?
 
-  @Option(name: .customLong("test-list"), help: "A JSON array of tests (name, pyz, data, env) of a multi-test bundle (GN metadata), for their data.")
+  @Option(
+    name: .customLong("test-list"),
+    help: "A JSON array of tests (name, pyz, data, env) of a multi-test bundle (GN metadata), for their data.")
   var testLists: [String] = []
 
   @Option(name: .customLong("extension"), help: "A C extension module (.so) to bundle; repeatable.")
@@ -33,38 +40,36 @@ struct CollectArtifacts: ParsableCommand {
   @Option(name: .customLong("extension-list"), help: "A JSON array of extension module paths (GN metadata).")
   var extensionLists: [String] = []
 
-  @Option(name: .customLong("wheel-list"), help: "A JSON array of wheel paths (GN metadata); those with native code land in site/.")
-  var wheelLists: [String] = []
-
-  @Option(help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
-  var wheelLock: String?
+  @OptionGroup var wheels: WheelOptions
 
   @Option(name: .customLong("data"), help: "SOURCE=DEST: a data file and its path in the bundle; repeatable.")
   var data: [String] = []
 
-  @Option(name: .customLong("lib-dir"), help: "A directory shared libraries may be bundled from, after the runtime's own prefix/lib; repeatable.")
+  @Option(
+    name: .customLong("lib-dir"),
+    help: "A directory shared libraries may be bundled from, after the runtime's own prefix/lib; repeatable.")
   var libDirs: [String] = []
 
   @Option(help: "The allowlist file: libraries every host has, never bundled.")
   var allowlist: String?
 
-  @Option(name: .customLong("stdlib-exclude"), help: "An fnmatch pattern of stdlib paths to leave out, added to the defaults.")
+  @Option(
+    name: .customLong("stdlib-exclude"),
+    help: "An fnmatch pattern of stdlib paths to leave out, added to the defaults.")
   var stdlibExclude: [String] = []
 
-  @Option(name: .customLong("exclude-module"), help: "An fnmatch pattern of lib-dynload module names to leave out, added to the defaults.")
+  @Option(
+    name: .customLong("exclude-module"),
+    help: "An fnmatch pattern of lib-dynload module names to leave out, added to the defaults.")
   var excludeModules: [String] = []
 
   @Flag(help: "Use only the given exclusions, none of the defaults.")
   var noDefaultExcludes = false
 
-  @Option(help: "Where to write the manifest (JSON).")
-  var output: String
-
   @Option(help: "Where to write a readable list of what was left out and why.")
   var exclusionReport: String?
 
-  @Option(help: "Where to write the depfile; its target is --output.")
-  var depfile: String?
+  @OptionGroup var output: OutputOptions<Self>
 
   func validate() throws {
     switch layer {
@@ -76,31 +81,24 @@ struct CollectArtifacts: ParsableCommand {
   }
 
   func run() throws {
-    let status = Diagnostics.run(tool: Self._commandName) { () throws(LacewingError) in
-      var options = Collector.Options(python: python ?? "")
-      options.layer = layer
-      options.runtimeManifest = runtimeManifest
-      options.testLists = testLists
-      options.wheelLists = wheelLists
-      options.wheelLock = wheelLock
-      options.extensions = extensions
-      options.extensionLists = extensionLists
-      options.data = data
-      options.libDirs = libDirs
-      var inputs: [String] = []
-      if let allowlist {
-        options.allowlist = AllowlistCheck.parseAllowlist(String(decoding: try readFile(allowlist), as: UTF8.self))
-        inputs.append(allowlist)
-      }
-      options.stdlibExclude = (noDefaultExcludes ? [] : Collector.defaultStdlibExclude) + stdlibExclude
-      options.moduleExclude = (noDefaultExcludes ? [] : Collector.defaultModuleExclude) + excludeModules
-      let result = try Collector.collect(options)
-      try OutputFile.write(result.manifest.encoded(), to: output)
-      if let exclusionReport {
-        try OutputFile.write(Data(result.manifest.exclusionReport.utf8), to: exclusionReport)
-      }
-      if let depfile { try Depfile(output: output, inputs: inputs + result.inputs).write(to: depfile) }
-    }
-    if status != 0 { throw ExitCode(status) }
+    try reportingErrors { () throws(LacewingError) in try Collector.run(options, output: output.action) }
+  }
+
+  var options: Collector.Options {
+    var options = Collector.Options(layer: layer, python: python)
+    options.runtimeManifest = runtimeManifest
+    options.testLists = testLists
+    options.extensions = extensions
+    options.extensionLists = extensionLists
+    options.wheelLists = wheels.lists
+    options.wheelLock = wheels.lock
+    options.data = data
+    options.libDirs = libDirs
+    options.allowlist = allowlist
+    options.stdlibExclude = stdlibExclude
+    options.moduleExclude = excludeModules
+    options.defaultExcludes = !noDefaultExcludes
+    options.exclusionReport = exclusionReport
+    return options
   }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
-import Foundation
+import LacewingCLI
 import LacewingKit
 
 @main
-struct LddAllowlistCheck: ParsableCommand {
+struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
   static let configuration = CommandConfiguration(
     commandName: "ldd-allowlist-check",
     abstract: "Fail the build when a bundled ELF needs a library that is neither bundled nor allowlisted.",
@@ -11,24 +11,28 @@ struct LddAllowlistCheck: ParsableCommand {
       Reads the ELF files themselves (it never runs them, unlike ldd) and resolves each DT_NEEDED \
       through $ORIGIN RUNPATHs inside the bundle as ld.so will. Every problem is reported in one run, \
       each naming the ELF, the library, where the build host has it, and the fix.
-      """)
+      """ + exitStatusHelp(.badInput, .hermeticity, .io))
+  static let outputHelp = "the stamp (a summary of what was checked)"
 
   @Option(help: "The GN label the bundle comes from, for messages.")
   var label: String
 
-  @Option(help: "The prebuilt stem executable (checked too).")
-  var stem: String
+  @OptionGroup var parts: BundleParts
 
-  @Option(help: "The payload zip from make-archive.")
-  var payload: String
-
-  @Option(name: .customLong("manifest"), help: "A manifest of the payload's files (one per layer; repeatable), used to say where a missing library is on the build host.")
+  @Option(
+    name: .customLong("manifest"),
+    help: """
+      A manifest of the payload's files (one per layer; repeatable), used to say where a missing library \
+      is on the build host.
+      """)
   var manifests: [String] = []
 
   @Option(help: "The allowlist file: one library name per line, # comments.")
   var allowlist: String
 
-  @Option(name: .customLong("host-lib-dir"), help: "A build-host directory to search when naming where a library is; repeatable.")
+  @Option(
+    name: .customLong("host-lib-dir"),
+    help: "A build-host directory to search when naming where a library is; repeatable.")
   var hostLibDirs: [String] = []
 
   @Option(help: "The highest GLIBC symbol version allowed, e.g. 2.36.")
@@ -37,24 +41,19 @@ struct LddAllowlistCheck: ParsableCommand {
   @Option(help: "The highest GLIBCXX symbol version allowed when libstdc++ is allowlisted, e.g. 3.4.30.")
   var maxGlibcxx: String?
 
-  @Option(help: "Where to write the stamp (a summary of what was checked).")
-  var output: String
-
-  @Option(help: "Where to write the depfile; its target is --output.")
-  var depfile: String?
+  @OptionGroup var output: OutputOptions<Self>
 
   func run() throws {
-    let status = Diagnostics.run(tool: Self._commandName) { () throws(LacewingError) in
-      var options = AllowlistCheck.Options(label: label, stem: stem, payload: payload, allowlistFile: allowlist)
-      options.manifests = manifests
-      options.hostLibDirs = hostLibDirs
-      options.maxGlibc = maxGlibc
-      options.maxGlibcxx = maxGlibcxx
-      let report = try AllowlistCheck.run(options)
-      try OutputFile.write(Data(report.summary.utf8), to: output)
-      let inputs = [stem, payload, allowlist] + manifests
-      if let depfile { try Depfile(output: output, inputs: inputs).write(to: depfile) }
-    }
-    if status != 0 { throw ExitCode(status) }
+    try reportingErrors { () throws(LacewingError) in try AllowlistCheck.run(options, output: output.action) }
+  }
+
+  var options: AllowlistCheck.Options {
+    var options = AllowlistCheck.Options(
+      label: label, stem: parts.stem, payload: parts.payload, allowlistFile: allowlist)
+    options.manifests = manifests
+    options.hostLibDirs = hostLibDirs
+    options.maxGlibc = maxGlibc
+    options.maxGlibcxx = maxGlibcxx
+    return options
   }
 }

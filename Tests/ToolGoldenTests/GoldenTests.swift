@@ -53,7 +53,8 @@ import Testing
     let dir = try makeTemporaryDirectory("golden")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try writeText(
-      #"{"formatVersion":1,"interpreter":"python/bin/python3.11","modulePath":[],"entries":[{"path":"python/bin/python3.11","kind":"interpreter","mode":493},{"path":"test/t.pyz","kind":"pyz","mode":420}],"excluded":[]}"#,
+      #"{"formatVersion":1,"interpreter":"python/bin/python3.11","modulePath":[],"#
+        + #""entries":[{"path":"python/bin/python3.11","kind":"interpreter","mode":493}],"excluded":[]}"#,
       to: dir + "/m.json")
     try writeText("", to: dir + "/p.zip")
     try writeText("", to: dir + "/stem")
@@ -63,7 +64,9 @@ import Testing
       ["--stem", dir + "/stem", "--payload", dir + "/p.zip", "--manifest", dir + "/m.json", "--main", "test/t.pyz",
        "--env", "FIDL_IR_PATH=../../etc", "--output", dir + "/bundle"], environment: env)
     #expect(r.status == 1)
-    #expect(r.stderr == "fuse-stub: error: env entry 'FIDL_IR_PATH=../../etc': the value must be a path relative to the extraction root\n")
+    #expect(
+      r.stderr == "fuse-stub: error: env entry 'FIDL_IR_PATH=../../etc': the value must be a path relative to the "
+        + "extraction root\n")
     #expect(!FileManager.default.fileExists(atPath: dir + "/bundle"))
   }
 

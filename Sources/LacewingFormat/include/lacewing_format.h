@@ -71,7 +71,7 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 // test layer, so that sys.executable is that path and a child started with
 // it imports exactly what the test imports. After extracting the test layer
 // the stem creates two kinds of symlink in it (nothing else ever is one):
-//   LW_RUNTIME_LINK -> the runtime layer's root ("../v2-rt-..." when the
+//   LW_RUNTIME_LINK -> the runtime layer's root ("../v3-rt-..." when the
 //                      runtime has a cache entry of its own, else ".")
 //   LW_LAUNCHER_DIR NAME "/" <interpreter's file name>
 //                   -> "../../" LW_RUNTIME_LINK "/" <interpreter>
@@ -90,6 +90,16 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 #define LW_CONFIG_TEST "test"
 #define LW_CONFIG_MAX_SIZE 65536u
 #define LW_RUNTIME_PREFIX "python/"
+// Inside the runtime layer: the interpreter in LW_RUNTIME_BIN_DIR, the
+// shared libraries it and lib-dynload need in LW_RUNTIME_LIB_DIR, next to
+// the stdlib (LW_RUNTIME_LIB_DIR "/python3.X", with CPython's
+// LW_RUNTIME_DYNLOAD_DIR in it). collect-artifacts lays the layer out so
+// and the size report reads it so; the stem takes the interpreter's path
+// from the config and needs none of these. Spelled out, not pasted onto
+// LW_RUNTIME_PREFIX: Swift imports a macro only when it is one literal.
+#define LW_RUNTIME_BIN_DIR "python/bin"
+#define LW_RUNTIME_LIB_DIR "python/lib"
+#define LW_RUNTIME_DYNLOAD_DIR "lib-dynload"
 // The test layer's fixed places (see Launchers above).
 #define LW_TEST_DIR "test/"       // the tests' .pyz files
 #define LW_EXT_DIR "ext"          // the tests' C extensions, on sys.path

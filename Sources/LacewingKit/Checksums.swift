@@ -1,4 +1,5 @@
 import CLibcrypto
+import CLiblzma
 
 /// SHA-256, from OpenSSL's libcrypto: the digest that keys the stem's cache,
 /// computed over every payload on every rebuild, so its speed is part of a
@@ -18,9 +19,7 @@ public struct SHA256: ~Copyable {
 
   public mutating func update<Bytes: Collection>(_ data: Bytes) where Bytes.Element == UInt8 {
     let context = self.context
-    if data.withContiguousStorageIfAvailable({ EVP_DigestUpdate(context, $0.baseAddress, $0.count) }) == nil {
-      Array(data).withUnsafeBufferPointer { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
-    }
+    withContiguousBytes(data) { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
   }
 
   public static func hash<Bytes: Collection>(_ data: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
@@ -37,6 +36,23 @@ public struct SHA256: ~Copyable {
   }
 }
 
+/// zip's CRC-32 (zlib's polynomial), from liblzma, so the tools, the stem
+/// (which uses zlib's) and every zip reader agree.
+public enum CRC32 {
+  public static func checksum<Bytes: Collection>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
+    withContiguousBytes(bytes) { lzma_crc32($0.baseAddress, $0.count, 0) }
+  }
+}
+
+/// Runs `body` over the bytes in one buffer, copying them only when the
+/// collection keeps them apart (the C digests take a pointer and a length).
+private func withContiguousBytes<Bytes: Collection, R>(
+  _ bytes: Bytes, _ body: (UnsafeBufferPointer<UInt8>) -> R
+) -> R where Bytes.Element == UInt8 {
+  bytes.withContiguousStorageIfAvailable(body) ?? Array(bytes).withUnsafeBufferPointer(body)
+}
+
+/// Lower-case hex, two digits a byte: digests in names and messages.
 public func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
   bytes.map { b in
     let s = String(b, radix: 16)

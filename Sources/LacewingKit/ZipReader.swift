@@ -1,0 +1,142 @@
+import CLibzip
+import Foundation
+import LacewingFormat
+
+/// A zip opened read-only through libzip.
+final class ZipReaderHandle {
+  let archive: OpaquePointer
+  let path: String
+
+  private var buffer: UnsafeMutableRawPointer?
+
+  init(path: String) throws(LacewingError) {
+    var error: Int32 = 0
+    guard let archive = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &error) else {
+      throw LacewingError(.badInput, "\(path) is not a readable zip archive (libzip error \(error)); rebuild it")
+    }
+    self.archive = archive
+    self.path = path
+  }
+
+  /// A zip in memory (e.g. an unpacked runtime layer); `label` names it in errors.
+  init(data: Data, label: String) throws(LacewingError) {
+    let copy = malloc(max(data.count, 1))!
+    data.withUnsafeBytes { if let base = $0.baseAddress { memcpy(copy, base, data.count) } }
+    var error = zip_error_t()
+    zip_error_init(&error)
+    guard let source = zip_source_buffer_create(copy, zip_uint64_t(data.count), 0, &error) else {
+      free(copy)
+      throw LacewingError(.badInput, "\(label) cannot be read as a zip archive")
+    }
+    guard let archive = zip_open_from_source(source, ZIP_RDONLY | ZIP_CHECKCONS, &error) else {
+      zip_source_free(source)
+      free(copy)
+      throw LacewingError(.badInput, "\(label) is not a readable zip archive; rebuild it")
+    }
+    self.archive = archive
+    self.path = label
+    buffer = copy
+  }
+
+  deinit {
+    zip_discard(archive)
+    free(buffer)
+  }
+
+  /// One member, inflated.
+  func read(_ member: String) throws(LacewingError) -> Data {
+    var st = zip_stat_t()
+    guard zip_stat(archive, member, 0, &st) == 0, let file = zip_fopen(archive, member, 0) else {
+      throw LacewingError(.badInput, "\(path) has no readable \(member)")
+    }
+    defer { zip_fclose(file) }
+    var data = Data(count: Int(st.size))
+    let n = data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, st.size) }
+    guard n == Int64(st.size) else { throw LacewingError(.badInput, "\(path): \(member) is damaged") }
+    return data
+  }
+
+  var names: [String] {
+    (0..<zip_uint64_t(max(zip_get_num_entries(archive, 0), 0))).map { i in
+      zip_get_name(archive, i, 0).map { String(cString: $0) } ?? ""
+    }
+  }
+}
+
+/// Reads every entry of a zip through libzip (the tools' reader; the stem has
+/// its own). Entries come back in archive order.
+public enum ZipContents {
+  /// Every entry, or with `onlyELF` only the ELF files (known from their
+  /// first four bytes, so the rest of the archive is never inflated).
+  public static func read(_ path: String, onlyELF: Bool = false) throws(LacewingError) -> [(name: String, data: Data)] {
+    try read(ZipReaderHandle(path: path), onlyELF: onlyELF)
+  }
+
+  static func read(_ zip: ZipReaderHandle, onlyELF: Bool, skipping: String? = nil) throws(LacewingError)
+    -> [(name: String, data: Data)]
+  {
+    var out: [(String, Data)] = []
+    for i in 0..<zip_uint64_t(max(zip_get_num_entries(zip.archive, 0), 0)) {
+      var st = zip_stat_t()
+      guard zip_stat_index(zip.archive, i, 0, &st) == 0, let cname = st.name else {
+        throw LacewingError(.badInput, "\(zip.path): entry \(i) is unreadable")
+      }
+      let name = String(cString: cname)
+      if name == skipping { continue }
+      guard let file = zip_fopen_index(zip.archive, i, 0) else {
+        throw LacewingError(.badInput, "\(zip.path): entry \(name) is unreadable")
+      }
+      defer { zip_fclose(file) }
+      var data = Data(count: Int(st.size))
+      let head = min(st.size, 4)
+      var n = data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, head) }
+      if onlyELF && (n != 4 || !ELFFile.isELF(data)) { continue }
+      if st.size > head {
+        n += data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress! + Int(head), st.size - head) }
+      }
+      guard n == Int64(st.size) else { throw LacewingError(.badInput, "\(zip.path): entry \(name) is damaged") }
+      out.append((name, data))
+    }
+    return out
+  }
+}
+
+/// A payload in memory with a packed runtime layer read through: the pack's
+/// files count as entries of the payload, the pack itself does not. The
+/// pack is unpacked once, here (xz -9 of a runtime takes a third of a second
+/// to decode), however often the contents are asked for.
+struct PayloadContents {
+  let payload: Data
+  let label: String
+  /// The packed runtime layer's zip, unpacked; nil without a pack.
+  let unpacked: Data?
+
+  /// `label` names the payload in errors.
+  init(_ payload: Data, label: String) throws(LacewingError) {
+    self.payload = payload
+    self.label = label
+    if let pack = try ZipIndex.entries(payload).first(where: { $0.name == LW_RUNTIME_PACK }) {
+      unpacked = try XZ.decompress(pack.data(in: payload), size: pack.size)
+    } else {
+      unpacked = nil
+    }
+  }
+
+  /// Every name, nothing inflated.
+  func names() throws(LacewingError) -> [String] {
+    var names = try ZipIndex.entries(payload).map(\.name).filter { $0 != LW_RUNTIME_PACK }
+    if let unpacked { names += try ZipIndex.entries(unpacked).map(\.name) }
+    return names
+  }
+
+  /// Every entry, or with `onlyELF` only the ELF files.
+  func read(onlyELF: Bool = false) throws(LacewingError) -> [(name: String, data: Data)] {
+    var out = try ZipContents.read(
+      ZipReaderHandle(data: payload, label: label), onlyELF: onlyELF, skipping: LW_RUNTIME_PACK)
+    if let unpacked {
+      out += try ZipContents.read(
+        ZipReaderHandle(data: unpacked, label: "\(label):\(LW_RUNTIME_PACK)"), onlyELF: onlyELF)
+    }
+    return out
+  }
+}
