@@ -80,11 +80,9 @@ extension E2E {
       #expect(try run(build.bundle, [], environment: env(cache)).status == 0)
       #expect(tree(cache) == before)
       #expect(stdlibBytecode(before).count == 1, "\(before.keys.sorted().prefix(20))")
-      withKnownIssue(
-        "a child started with sys.executable runs without -B and compiles the runtime's sitecustomize.py into the shared runtime entry"
-      ) {
-        #expect(pycaches(before).isEmpty, "\(pycaches(before))")
-      }
+      // Its children run without -B: the runtime's sitecustomize (compiled
+      // at build time) keeps them from writing bytecode too.
+      #expect(pycaches(before).isEmpty, "\(pycaches(before))")
     }
 
     @Test func tempModeRemovesItsExtraction() throws {
