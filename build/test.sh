@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build/install-deps.sh
+# Formatting first: it takes seconds and names the file to fix.
+build/format.sh --check
 # The end-to-end and golden tests drive the release tools and stem, the ones
 # users get, built as every release build is (byte-identical from any
 # checkout); `swift test` builds its own debug copies for the unit tests.

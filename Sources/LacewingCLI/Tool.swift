@@ -25,7 +25,8 @@ public struct OutputOptions<Tool: DescribesOutput>: ParsableArguments {
 /// The tool's exit statuses, for the end of its discussion: 0, the
 /// `codes` it can fail with, and ArgumentParser's usage error.
 public func exitStatusHelp(_ codes: LacewingError.Code...) -> String {
-  let lines = ["0 done"] + codes.map { "\($0.exitCode) \($0.meaning)" }
+  let lines =
+    ["0 done"] + codes.map { "\($0.exitCode) \($0.meaning)" }
     + ["\(ExitCode.validationFailure.rawValue) bad usage (a missing or invalid option)"]
   return "\n\nExit status: " + lines.joined(separator: "; ") + "."
 }

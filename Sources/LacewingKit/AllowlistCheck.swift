@@ -91,7 +91,8 @@ public struct AllowlistCheck {
   static func checkUnwinder(
     _ parsed: [(path: String, elf: ELFFile)], resolved: [String: String], allowlist: Set<String>
   ) -> (lines: [String], problems: [String]) {
-    var lines: [String] = [], problems: [String] = []
+    var lines: [String] = []
+    var problems: [String] = []
     let what = "dlopen by libc.so.6: \(unwinder) (pthread_exit, pthread_cancel, backtrace)"
     let programs = parsed.filter {
       $0.path.hasPrefix(BundleLayout.runtimePrefix) && $0.elf.hasInterpreter && $0.elf.isDynamic
@@ -102,7 +103,9 @@ public struct AllowlistCheck {
         continue
       }
       // The libraries ld.so maps at start: the program's DT_NEEDED closure.
-      var queue = [program], seen = Set<String>(), loaded: String?
+      var queue = [program]
+      var seen = Set<String>()
+      var loaded: String?
       while let path = queue.popLast(), loaded == nil {
         guard seen.insert(path).inserted, let elf = parsed.first(where: { $0.path == path })?.elf else { continue }
         for name in elf.needed {
@@ -218,7 +221,8 @@ public struct AllowlistCheck {
           var via: String?
           if found == nil && elf.runpath.isEmpty {
             // Sorted: the stamp names the same loader on every run.
-            var queue = (loadedBy[path] ?? []).sorted(), seen = Set<String>()
+            var queue = (loadedBy[path] ?? []).sorted()
+            var seen = Set<String>()
             while found == nil, !queue.isEmpty {
               let loader = queue.removeFirst()
               guard seen.insert(loader).inserted, let loaderELF = elfs.first(where: { $0.path == loader })?.elf else {

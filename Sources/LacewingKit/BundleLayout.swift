@@ -36,7 +36,8 @@ public enum BundleLayout {
   /// test): its path in the test layer and its symlink's target.
   public static func launcher(interpreter: String, pyz: String?) throws(LacewingError) -> (path: String, target: String)
   {
-    var path = [CChar](repeating: 0, count: 4096), target = [CChar](repeating: 0, count: 4096)
+    var path = [CChar](repeating: 0, count: 4096)
+    var target = [CChar](repeating: 0, count: 4096)
     let rc = interpreter.withCString { i in
       withOptionalCString(pyz) { p in lw_launcher(i, p, &path, path.count, &target, target.count) }
     }

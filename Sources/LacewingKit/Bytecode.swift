@@ -48,7 +48,8 @@ enum Bytecode {
     for (i, entry) in sources.enumerated() {
       let pyc = "\(workDir)/\(i).pyc"
       guard let data = FileManager.default.contents(atPath: pyc) else { continue }
-      let dir = FS.dirname(entry.path), stem = FS.basename(entry.path).dropLast(3)
+      let dir = FS.dirname(entry.path)
+      let stem = FS.basename(entry.path).dropLast(3)
       let prefix = dir == "." ? "" : dir + "/"
       result.append((i, legacyLayout ? "\(prefix)\(stem).pyc" : "\(prefix)__pycache__/\(stem).\(tag).pyc", data, 0o644))
     }

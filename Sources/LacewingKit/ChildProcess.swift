@@ -50,7 +50,7 @@ public final class ChildProcess {
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     var writeEnds: [Int32] = []
-    defer { writeEnds.forEach { close($0) } }
+    defer { for fd in writeEnds { close(fd) } }
     switch stdin {
     case .inherit: break
     case .null: posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
@@ -92,8 +92,8 @@ public final class ChildProcess {
     let argv = (command + arguments).map { strdup($0) } + [nil]
     let envp = env.map { strdup($0) } + [nil]
     defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
+      for arg in argv { free(arg) }
+      for entry in envp { free(entry) }
     }
     var rc = posix_spawn(&pid, command[0], &actions, &attr, argv, envp)
     // A file just written can still be open in a child another thread is
@@ -103,14 +103,14 @@ public final class ChildProcess {
       rc = posix_spawn(&pid, command[0], &actions, &attr, argv, envp)
     }
     guard rc == 0 else {
-      pipes.values.forEach { close($0) }
+      for fd in pipes.values { close(fd) }
       pipes = [:]
       throw LacewingError(.toolFailed, "cannot start \(executable): \(String(cString: strerror(rc)))")
     }
   }
 
   deinit {
-    pipes.values.forEach { close($0) }
+    for fd in pipes.values { close(fd) }
   }
 
   /// `name` itself when it has a "/", else the first executable of that

@@ -239,7 +239,8 @@ public struct Collector {
       guard let eq = pair.firstIndex(of: "=") else {
         throw LacewingError(.badInput, "data entry '\(pair)' is not SOURCE=DEST")
       }
-      let source = String(pair[..<eq]), dest = FS.normalize(String(pair[pair.index(after: eq)...]))
+      let source = String(pair[..<eq])
+      let dest = FS.normalize(String(pair[pair.index(after: eq)...]))
       guard !dest.isEmpty, !dest.hasPrefix("/"), !dest.hasPrefix(".."), !dest.hasPrefix(BundleLayout.runtimePrefix),
         dest != BundleLayout.runtimePack, !BundleLayout.isReserved(dest)
       else {
@@ -408,7 +409,8 @@ public struct Collector {
 
   /// "$ORIGIN/<relative path from the ELF's directory to libDir>".
   static func runpath(from path: String, to libDir: String) -> String {
-    let from = FS.dirname(path).split(separator: "/"), to = libDir.split(separator: "/")
+    let from = FS.dirname(path).split(separator: "/")
+    let to = libDir.split(separator: "/")
     var common = 0
     while common < min(from.count, to.count) && from[common] == to[common] { common += 1 }
     let up = Array(repeating: "..", count: from.count - common)

@@ -94,13 +94,17 @@ private struct Segments {
   var hasInterpreter = false
 
   init(_ bytes: LittleEndianBytes, bad: (String) -> LacewingError) throws(LacewingError) {
-    let phoff = bytes.u64(32), phentsize = bytes.u16(54), phnum = bytes.u16(56)
+    let phoff = bytes.u64(32)
+    let phentsize = bytes.u16(54)
+    let phnum = bytes.u16(56)
     guard phentsize >= 56, phoff >= 0, phoff + phnum * phentsize <= bytes.count else {
       throw bad("program headers out of range")
     }
     for i in 0..<phnum {
       let p = phoff + i * phentsize
-      let offset = bytes.u64(p + 8), vaddr = bytes.u64(p + 16), filesz = bytes.u64(p + 32)
+      let offset = bytes.u64(p + 8)
+      let vaddr = bytes.u64(p + 16)
+      let filesz = bytes.u64(p + 32)
       switch bytes.u32(p) {
       case 1: loads.append(Load(vaddr: vaddr, offset: offset, filesz: filesz))
       case 2: dynamic = (offset, filesz)

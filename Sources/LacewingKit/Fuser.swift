@@ -60,9 +60,10 @@ public enum Fuser {
     let stem = try FS.read(options.stem, what: "stem")
     let payload = try payload(options, config: config, pyzs: pyzs, modulePath: manifest.modulePath)
     if options.sharedRuntime { config.runtime = try runtimeDigest(payload) }
-    let packed = try options.runtimeIndex.map { path throws(LacewingError) in
-      try PayloadArchive.PackedFile.readList(path)
-    } ?? []
+    let packed =
+      try options.runtimeIndex.map { path throws(LacewingError) in
+        try PayloadArchive.PackedFile.readList(path)
+      } ?? []
     var names = Set(try ZipIndex.entries(payload).map(\.name))
     if names.contains(LW_RUNTIME_PACK) {
       // The index lists the pack's files; without it, unpack to see them.

@@ -4,7 +4,9 @@ import Foundation
 /// make-archive and the size report. Paths inside the archive use "/".
 public struct BundleManifest: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable {
-    case interpreter, stdlib, dynload, sharedLibrary = "shared_library", `extension`, data, config
+    case interpreter, stdlib, dynload
+    case sharedLibrary = "shared_library"
+    case `extension`, data, config
     /// A file of a third-party wheel with native code, installed in site/.
     case site
   }
@@ -28,8 +30,10 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     /// ever dlopens by name (libgcc_s.so.1), which then finds it loaded.
     public var preload: [String]?
 
-    public init(path: String, kind: Kind, source: String? = nil, content: String? = nil, mode: Int = 0o644,
-                runpath: String? = nil, member: String? = nil) {
+    public init(
+      path: String, kind: Kind, source: String? = nil, content: String? = nil, mode: Int = 0o644,
+      runpath: String? = nil, member: String? = nil
+    ) {
       self.path = path
       self.kind = kind
       self.source = source

@@ -184,7 +184,9 @@ public enum PayloadArchive {
   private static func archive(_ files: [String: (data: Data, mode: Int)], _ options: Options, workDir: String)
     throws(LacewingError) -> Result
   {
-    let pack = options.pack, runtime = options.runtime, compressionLevel = options.compressionLevel
+    let pack = options.pack
+    let runtime = options.runtime
+    let compressionLevel = options.compressionLevel
     if pack, let stray = files.keys.sorted().first(where: { !$0.hasPrefix(LW_RUNTIME_PREFIX) }) {
       throw LacewingError(.badInput, "\(stray) is not under \(LW_RUNTIME_PREFIX); only a runtime layer can be packed")
     }

@@ -107,7 +107,8 @@ public struct SizeReport: Codable, Equatable, Sendable {
       return left ? fill + s : s + fill
     }
     var out = "\(bundle): \(totalBytes) bytes (\(mb(totalBytes)))\n\n"
-    out += pad("category", 32) + pad("files", 7, left: true) + pad("in bundle", 12, left: true)
+    out +=
+      pad("category", 32) + pad("files", 7, left: true) + pad("in bundle", 12, left: true)
       + pad("extracted", 12, left: true) + pad("share", 8, left: true) + "\n"
     for c in categories {
       let packedOnly = c.inPack && c.bytes == 0

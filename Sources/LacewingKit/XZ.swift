@@ -21,7 +21,8 @@ public enum XZ {
   public static func decompress(_ data: Data, size: Int) throws(LacewingError) -> Data {
     var out = Data(count: size)
     var memlimit: UInt64 = 1 << 30
-    var inPos = 0, outPos = 0
+    var inPos = 0
+    var outPos = 0
     let rc = data.withUnsafeBytes { input in
       out.withUnsafeMutableBytes { output in
         lzma_stream_buffer_decode(

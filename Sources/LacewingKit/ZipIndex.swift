@@ -25,7 +25,9 @@ public enum ZipIndex {
     var p = try centralDirectoryOffset(zip)
     var out: [Entry] = []
     while p + 46 <= bytes.count, bytes.u32(p) == 0x0201_4B50 {
-      let nameLength = bytes.u16(p + 28), extra = bytes.u16(p + 30), comment = bytes.u16(p + 32)
+      let nameLength = bytes.u16(p + 28)
+      let extra = bytes.u16(p + 30)
+      let comment = bytes.u16(p + 32)
       let local = bytes.u32(p + 42)
       guard p + 46 + nameLength <= bytes.count, local + 30 <= bytes.count, bytes.u32(local) == 0x0403_4B50 else {
         break

@@ -49,8 +49,10 @@ public enum ZipMerge {
         }
         origin[e.name] = zip.label
         items.append(
-          (e.name, zip.data[(base + e.localOffset)..<(base + e.dataEnd)],
-           zip.data[(base + e.record.lowerBound)..<(base + e.record.upperBound)]))
+          (
+            e.name, zip.data[(base + e.localOffset)..<(base + e.dataEnd)],
+            zip.data[(base + e.record.lowerBound)..<(base + e.record.upperBound)]
+          ))
       }
     }
     for f in files {

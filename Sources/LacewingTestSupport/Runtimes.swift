@@ -19,11 +19,13 @@ public enum TestRuntimes {
     try writeText("#include <Python.h>\nint main(int c, char **v) { return Py_BytesMain(c, v); }\n", to: source)
     let python = prefix + "/bin/python3.11"
     try check(
-      run("gcc", ["-O2", "-I/usr/include/python3.11", source, "-o", python, "-lpython3.11", "-Wl,-rpath,$ORIGIN/../lib"]),
+      run(
+        "gcc", ["-O2", "-I/usr/include/python3.11", source, "-o", python, "-lpython3.11", "-Wl,-rpath,$ORIGIN/../lib"]),
       "link a shared-libpython interpreter (apt-get install libpython3.11-dev)")
     try fm.removeItem(atPath: source)
     try check(
-      run("cp", ["-L", "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", prefix + "/lib/"]), "copy libpython3.11.so.1.0")
+      run("cp", ["-L", "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", prefix + "/lib/"]), "copy libpython3.11.so.1.0"
+    )
     try check(run("cp", ["-a", "/usr/lib/python3.11", prefix + "/lib/"]), "copy the stdlib")
     try fm.createSymbolicLink(atPath: prefix + "/include/python3.11", withDestinationPath: "/usr/include/python3.11")
     return python
@@ -39,7 +41,9 @@ public enum TestRuntimes {
     let builds = ((try? FileManager.default.contentsOfDirectory(atPath: versions)) ?? [])
       .filter { $0.hasPrefix(version + ".") && patch($0) != nil }
       .sorted { patch($0)! > patch($1)! }
-    return builds.map { "\(versions)/\($0)/bin/python\(version)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    return builds.map { "\(versions)/\($0)/bin/python\(version)" }.first {
+      FileManager.default.isExecutableFile(atPath: $0)
+    }
   }
 
   private static func check(_ r: ProcessResult, _ what: String) throws {

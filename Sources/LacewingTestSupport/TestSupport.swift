@@ -28,7 +28,9 @@ public func run(
 ) throws -> ProcessResult {
   let dir = try makeTemporaryDirectory("proc")
   defer { try? FileManager.default.removeItem(atPath: dir) }
-  let outPath = dir + "/out", errPath = dir + "/err", inPath = dir + "/in"
+  let outPath = dir + "/out"
+  let errPath = dir + "/err"
+  let inPath = dir + "/in"
   try Data((stdin ?? "").utf8).write(to: URL(fileURLWithPath: inPath))
   let p = try Spawned(
     executable, arguments, environment: environment, directory: directory,

@@ -41,12 +41,16 @@ struct BundleImage {
     withUnsafeMutableBytes(of: &t) { dst in
       dst.copyMemory(from: UnsafeRawBufferPointer(start: base + size - Int(LW_TRAILER_SIZE), count: dst.count))
     }
-    let magicOK = withUnsafeBytes(of: t.magic) { memcmp($0.baseAddress!, LW_TRAILER_MAGIC, Int(LW_TRAILER_MAGIC_SIZE)) == 0 }
+    let magicOK = withUnsafeBytes(of: t.magic) {
+      memcmp($0.baseAddress!, LW_TRAILER_MAGIC, Int(LW_TRAILER_MAGIC_SIZE)) == 0
+    }
     guard magicOK else { throw .corrupt("no bundle trailer at the end of \(path.string) (truncated, or not a bundle)") }
     guard t.trailer_size == LW_TRAILER_SIZE, t.format_version == LW_FORMAT_VERSION else {
       throw .corrupt("bundle format \(t.format_version) is not the format \(LW_FORMAT_VERSION) this stem reads")
     }
-    let crc = withUnsafeBytes(of: &t) { UInt32(crc32(0, $0.baseAddress!.assumingMemoryBound(to: Bytef.self), LW_TRAILER_CRC_SPAN)) }
+    let crc = withUnsafeBytes(of: &t) {
+      UInt32(crc32(0, $0.baseAddress!.assumingMemoryBound(to: Bytef.self), LW_TRAILER_CRC_SPAN))
+    }
     guard crc == t.trailer_crc32 else { throw .corrupt("trailer checksum mismatch") }
     let end = UInt64(size) - UInt64(LW_TRAILER_SIZE)
     guard t.config_size <= UInt64(LW_CONFIG_MAX_SIZE), t.config_offset <= end, t.config_offset + t.config_size == end,

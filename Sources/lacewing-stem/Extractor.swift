@@ -22,7 +22,8 @@ struct Extractor {
   func extractAll() throws(StemFailure) -> Int {
     // Checked before writing anything: a zip bomb costs no disk.
     guard zip.totalSize <= sizeLimit else {
-      throw .corrupt("payload expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
+      throw .corrupt(
+        "payload expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
     }
     guard let inflater = lw_inflater_new() else { throw .cannotRun("out of memory") }
     defer { lw_inflater_free(inflater) }
@@ -47,7 +48,9 @@ struct Extractor {
         if rc != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", path) }
         continue
       }
-      guard entry.method != UInt16(LW_ZIP_METHOD_XZ) else { throw .corrupt("entry \(quoted(name)) is xz but not the packed runtime") }
+      guard entry.method != UInt16(LW_ZIP_METHOD_XZ) else {
+        throw .corrupt("entry \(quoted(name)) is xz but not the packed runtime")
+      }
       try writeFile(entry, to: path, inflater: inflater, buffer: buffer)
       written += 1
     }
@@ -59,7 +62,8 @@ struct Extractor {
   private func unpack(_ entry: ZipEntry) throws(StemFailure) -> Int {
     guard entry.method == UInt16(LW_ZIP_METHOD_XZ) else { throw .corrupt("the packed runtime is not an xz entry") }
     guard entry.size <= sizeLimit else {
-      throw .corrupt("the packed runtime expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
+      throw .corrupt(
+        "the packed runtime expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
     }
     let data = try zip.compressedData(of: entry)
     // malloc, not allocate(): a size the bundle declares must not be able
@@ -75,7 +79,9 @@ struct Extractor {
         out.baseAddress?.assumingMemoryBound(to: UInt8.self), out.count) == 0
     else { throw .corrupt("the packed runtime's xz stream is damaged") }
     let crc = crc32(0, out.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(out.count))
-    guard UInt32(truncatingIfNeeded: crc) == entry.crc else { throw .corrupt("the packed runtime fails its CRC-32 check") }
+    guard UInt32(truncatingIfNeeded: crc) == entry.crc else {
+      throw .corrupt("the packed runtime fails its CRC-32 check")
+    }
     let inner = try ZipReader(unpacked: UnsafeRawBufferPointer(out))
     let prefix = Array(LW_RUNTIME_PREFIX.utf8)
     for e in inner.entries where !inner.name(of: e).starts(with: prefix) || e.method == UInt16(LW_ZIP_METHOD_XZ) {
@@ -108,7 +114,8 @@ struct Extractor {
       var offset = 0
       var reset: Int32 = 1
       while true {
-        var consumed = 0, produced = 0
+        var consumed = 0
+        var produced = 0
         let rc = lw_inflate(
           inflater, data.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) + offset }, data.count - offset,
           &consumed, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), buffer.count, &produced, reset)

@@ -139,7 +139,9 @@ struct Launcher {
       _ = lw_set_parent_death_signal(SIGKILL)
       if getppid() != parent { _exit(Int32(LW_EXIT_CANNOT_RUN)) }
       let err = execInterpreter(test: dir)
-      let hint = err == EACCES || err == EPERM ? " (is \(tmp.string) mounted noexec? point TMPDIR or LACEWING_CACHE_DIR elsewhere)" : ""
+      let hint =
+        err == EACCES || err == EPERM
+        ? " (is \(tmp.string) mounted noexec? point TMPDIR or LACEWING_CACHE_DIR elsewhere)" : ""
       printError("cannot execute the bundled interpreter in \(dir.string): \(errnoText(err))" + hint)
       _exit(Int32(LW_EXIT_CANNOT_RUN))
     }
@@ -221,7 +223,9 @@ struct Launcher {
       for i in path.utf8.indices where path.utf8[i] == 0x2F {
         dir = dir.appending(String(path[start..<i]))
         start = path.utf8.index(after: i)
-        if dir.withCString({ mkdir($0, 0o700) }) != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", dir) }
+        if dir.withCString({ mkdir($0, 0o700) }) != 0 && lw_errno() != EEXIST {
+          throw .system("cannot create directory", dir)
+        }
       }
       let file = root.appending(path)
       guard target.withCString({ t in file.withCString { symlink(t, $0) } }) == 0 else {
@@ -240,8 +244,10 @@ struct Launcher {
       return pyz.withCString { lw_launcher(interpreter, $0, &path, path.count, &target, target.count) }
     }
     guard rc == 0 else { throw .corrupt("the config names a test at \(pyz ?? "") that cannot have a launcher") }
-    return (path.withUnsafeBufferPointer { String(cString: $0.baseAddress!) },
-            target.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    return (
+      path.withUnsafeBufferPointer { String(cString: $0.baseAddress!) },
+      target.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    )
   }
 
   /// Removes `<dir>/<prefix><pid>-*` directories of ours whose stem process

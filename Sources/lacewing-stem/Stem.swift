@@ -43,7 +43,8 @@ enum Stem {
     if let runtime = bundle.config.runtime { out += "runtime " + runtime + "\n" }
     for entry in zip.entries {
       let crc = withUnsafeBytes(of: entry.crc.bigEndian) { hex($0) }
-      out += "\(entry.size) \(entry.compressedSize) \(crc) " + String(decoding: zip.name(of: entry), as: UTF8.self) + "\n"
+      out +=
+        "\(entry.size) \(entry.compressedSize) \(crc) " + String(decoding: zip.name(of: entry), as: UTF8.self) + "\n"
     }
     writeString(1, out)
   }

@@ -34,9 +34,12 @@ struct ZipReader {
     let crc = crc32(0, index.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(index.count))
     guard UInt32(truncatingIfNeeded: crc) == indexCRC else { throw .corrupt("central directory checksum mismatch") }
     let eocd = try findEndOfCentralDirectory()
-    let diskNumber = u16(eocd + 4), cdDisk = u16(eocd + 6)
-    let entriesOnDisk = u16(eocd + 8), entryCount = Int(u16(eocd + 10))
-    let cdSize = Int(u32(eocd + 12)), cdOffset = Int(u32(eocd + 16))
+    let diskNumber = u16(eocd + 4)
+    let cdDisk = u16(eocd + 6)
+    let entriesOnDisk = u16(eocd + 8)
+    let entryCount = Int(u16(eocd + 10))
+    let cdSize = Int(u32(eocd + 12))
+    let cdOffset = Int(u32(eocd + 16))
     guard diskNumber == 0, cdDisk == 0, Int(entriesOnDisk) == entryCount else {
       throw .corrupt("multi-disk zip archives are not supported")
     }
@@ -51,8 +54,12 @@ struct ZipReader {
     var p = cdOffset
     for index in 0..<entryCount {
       guard p + 46 <= eocd, u32(p) == 0x0201_4B50 else { throw .corrupt("central directory entry \(index) is damaged") }
-      let madeBy = u16(p + 4), flags = u16(p + 8), method = u16(p + 10)
-      let nameLength = Int(u16(p + 28)), extraLength = Int(u16(p + 30)), commentLength = Int(u16(p + 32))
+      let madeBy = u16(p + 4)
+      let flags = u16(p + 8)
+      let method = u16(p + 10)
+      let nameLength = Int(u16(p + 28))
+      let extraLength = Int(u16(p + 30))
+      let commentLength = Int(u16(p + 32))
       let external = u32(p + 38)
       let next = p + 46 + nameLength + extraLength + commentLength
       guard next <= eocd else { throw .corrupt("central directory entry \(index) runs past its directory") }
@@ -63,9 +70,11 @@ struct ZipReader {
       let name = self.name(of: entry)
       guard flags & 1 == 0 else { throw .corrupt("entry \(quoted(name)) is encrypted") }
       // xz only for the packed runtime: checked here, before anything is written.
-      guard method == 0 || method == 8 || (method == UInt16(LW_ZIP_METHOD_XZ) && name.elementsEqual(LW_RUNTIME_PACK.utf8))
+      guard
+        method == 0 || method == 8 || (method == UInt16(LW_ZIP_METHOD_XZ) && name.elementsEqual(LW_RUNTIME_PACK.utf8))
       else { throw .corrupt("entry \(quoted(name)) uses compression method \(method)") }
-      guard entry.compressedSize != 0xFFFF_FFFF, entry.size != 0xFFFF_FFFF, entry.localHeaderOffset != 0xFFFF_FFFF else {
+      guard entry.compressedSize != 0xFFFF_FFFF, entry.size != 0xFFFF_FFFF, entry.localHeaderOffset != 0xFFFF_FFFF
+      else {
         throw .corrupt("zip64 entries are not supported")
       }
       try checkName(name)
@@ -86,7 +95,8 @@ struct ZipReader {
     var probe = try ZipReader(locating: data)
     let offset = probe.centralDirectoryStart
     let index = UnsafeRawBufferPointer(rebasing: data[offset...])
-    let crc = UInt32(truncatingIfNeeded: crc32(0, index.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(index.count)))
+    let crc = UInt32(
+      truncatingIfNeeded: crc32(0, index.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(index.count)))
     probe = try ZipReader(data, indexOffset: offset, indexCRC: crc)
     self = probe
   }
@@ -136,8 +146,12 @@ struct ZipReader {
     throw .corrupt("no zip end-of-central-directory record in the payload")
   }
 
-  private func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
-  private func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+  private func u16(_ at: Int) -> UInt16 {
+    UInt16(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt16.self))
+  }
+  private func u32(_ at: Int) -> UInt32 {
+    UInt32(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+  }
 }
 
 /// Names are relative paths of plain components: no absolute paths, no "..",

@@ -41,12 +41,25 @@ extension E2E {
       }
       func strings(_ s: Substring) -> [String] {
         // "a", "b" ... -> [a, b]; strace escapes quotes inside with \".
-        var out: [String] = [], cur = "", inString = false, escape = false
+        var out: [String] = []
+        var cur = ""
+        var inString = false
+        var escape = false
         for c in s {
-          if escape { cur.append(c); escape = false; continue }
-          if c == "\\" && inString { escape = true; continue }
+          if escape {
+            cur.append(c)
+            escape = false
+            continue
+          }
+          if c == "\\" && inString {
+            escape = true
+            continue
+          }
           if c == "\"" {
-            if inString { out.append(cur); cur = "" }
+            if inString {
+              out.append(cur)
+              cur = ""
+            }
             inString.toggle()
             continue
           }
@@ -100,8 +113,14 @@ extension E2E {
       var inInputs = false
       for line in q.split(separator: "\n") {
         let t = line.trimmingCharacters(in: .whitespaces)
-        if t.hasPrefix("input:") { inInputs = true; continue }
-        if t.hasPrefix("outputs:") { inInputs = false; continue }
+        if t.hasPrefix("input:") {
+          inInputs = true
+          continue
+        }
+        if t.hasPrefix("outputs:") {
+          inInputs = false
+          continue
+        }
         guard inInputs, !t.hasPrefix("||") else { continue }
         let path = t.hasPrefix("| ") ? String(t.dropFirst(2)) : t
         inputs.insert(((path.hasPrefix("/") ? path : buildDir + "/" + path) as NSString).standardizingPath)
@@ -127,8 +146,11 @@ extension E2E {
       let trace = build.dir + "/trace.txt"
       let r = try run(
         "strace",
-        ["-f", "-qq", "-v", "-s", "4096", "-e", "trace=execve,openat,clone,clone3,fork,vfork", "-o", trace, "ninja", "-C",
-         out, "testdata/rtc_test"])
+        [
+          "-f", "-qq", "-v", "-s", "4096", "-e", "trace=execve,openat,clone,clone3,fork,vfork", "-o", trace, "ninja",
+          "-C",
+          out, "testdata/rtc_test",
+        ])
       #expect(r.status == 0, "\(r.output.suffix(2000))")
       let buildDir = resolvedPath(out)
       let actions = Self.actions(readText(trace), buildDir: buildDir)
@@ -144,8 +166,8 @@ extension E2E {
         let writable = Set(
           ["--output", "--depfile", "--exclusion-report", "--pack-index", "--size-report", "--size-table"]
             .compactMap(action.value).map {
-            ((buildDir + "/" + $0) as NSString).standardizingPath
-          })
+              ((buildDir + "/" + $0) as NSString).standardizingPath
+            })
         var declared = try Self.declaredInputs(output, buildDir: buildDir)
         if let depfile { declared.formUnion(Self.depfileInputs(depfile, buildDir: buildDir)) }
         let name = "\(action.tool) \(output)"
@@ -154,13 +176,16 @@ extension E2E {
         func ownTemp(_ p: String) -> Bool {
           p == outputPath + ".work" || p.hasPrefix(outputPath + ".work/")
             || writable.contains { target in
-              FS_dirname(p) == FS_dirname(target) && FS_basename(p).hasPrefix("." + FS_basename(target) + ".tmp-")
+              dirName(p) == dirName(target) && baseName(p).hasPrefix("." + baseName(target) + ".tmp-")
             }
         }
-        let undeclaredReads = action.reads.filter { audited($0) && !declared.contains($0) && !ownTemp($0) && $0 != outputPath }
+        let undeclaredReads = action.reads.filter {
+          audited($0) && !declared.contains($0) && !ownTemp($0) && $0 != outputPath
+        }
         #expect(undeclaredReads.isEmpty, "\(name) read undeclared files: \(undeclaredReads.sorted().prefix(10))")
         let undeclaredLists = action.lists.filter { audited($0) && !declared.contains($0) && !ownTemp($0) }
-        #expect(undeclaredLists.isEmpty, "\(name) listed undeclared directories: \(undeclaredLists.sorted().prefix(10))")
+        #expect(
+          undeclaredLists.isEmpty, "\(name) listed undeclared directories: \(undeclaredLists.sorted().prefix(10))")
         let strayWrites = action.writes.filter { !writable.contains($0) && !ownTemp($0) }
         #expect(strayWrites.isEmpty, "\(name) wrote outside its outputs: \(strayWrites.sorted().prefix(10))")
       }
@@ -168,10 +193,10 @@ extension E2E {
   }
 }
 
-private func FS_basename(_ path: String) -> String {
+private func baseName(_ path: String) -> String {
   (path as NSString).lastPathComponent
 }
 
-private func FS_dirname(_ path: String) -> String {
+private func dirName(_ path: String) -> String {
   (path as NSString).deletingLastPathComponent
 }

@@ -83,7 +83,9 @@ extension E2E {
       }
       let key = try runtimeKey("rtc_test")
       #expect(key.count == 64)
-      for bundle in ["stem_probe", "e2e_suite", "lacewing_python"] { #expect(try runtimeKey(bundle) == key, "\(bundle)") }
+      for bundle in ["stem_probe", "e2e_suite", "lacewing_python"] {
+        #expect(try runtimeKey(bundle) == key, "\(bundle)")
+      }
 
       #expect(try run(build.bundle, [], environment: env).status == 0)
       let first = readText(log).split(separator: "\n")
@@ -98,7 +100,10 @@ extension E2E {
       // its launcher's ._pth and pyvenv.cfg.
       #expect(second.count == 1 && second.first?.contains(" entries=3 ") == true, "\(second)")
       let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").sorted()
-      #expect(entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) } == [BundleLayout.runtimeCacheKeyPrefix + key.prefix(32)], "\(entries)")
+      #expect(
+        entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) } == [
+          BundleLayout.runtimeCacheKeyPrefix + key.prefix(32)
+        ], "\(entries)")
       #expect(entries.count == 3, "\(entries)")
     }
 
@@ -120,13 +125,18 @@ extension E2E {
         #expect(report.totalBytes == size, "\(bundle)")
         #expect(report.categories.reduce(0) { $0 + $1.bytes } == size, "\(bundle): the categories add up to the file")
         let names = Set(report.categories.map(\.name))
-        #expect(names.isSuperset(of: ["stem", "runtime pack (xz)", "interpreter", "stdlib", "lib-dynload", "shared libraries"]), "\(bundle): \(names)")
+        #expect(
+          names.isSuperset(of: [
+            "stem", "runtime pack (xz)", "interpreter", "stdlib", "lib-dynload", "shared libraries",
+          ]), "\(bundle): \(names)")
         let table = readText(build.out + "/" + bundle + ".size.txt")
         #expect(table.hasPrefix("\(bundle): \(size) bytes"), "\(table)")
         #expect(table.contains("largest entries"))
       }
       let rtc = readText(build.out + "/rtc_test.size.txt")
-      for category in ["extensions", "test code", "data"] { #expect(rtc.contains("\n" + category + " "), "\(category)") }
+      for category in ["extensions", "test code", "data"] {
+        #expect(rtc.contains("\n" + category + " "), "\(category)")
+      }
     }
   }
 }

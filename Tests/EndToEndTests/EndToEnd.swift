@@ -46,7 +46,8 @@ extension E2E {
         var out: [String: String] = [:]
         while let p = e?.nextObject() as? String {
           let attrs = try? FileManager.default.attributesOfItem(atPath: cache + "/" + p)
-          out[p] = "\((attrs?[.size] as? Int) ?? -1) \((attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+          out[p] =
+            "\((attrs?[.size] as? Int) ?? -1) \((attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
         }
         return out
       }
@@ -127,9 +128,9 @@ extension E2E {
       // rtc_test_runfiles/ next to the pyz.
       let env = environment(["PYTHONPATH": build.out, "FIDL_IR_PATH": nil])
       // The pyz carries bytecode compiled by the bundled runtime next to each module.
-    let names = try ZipContents.read(build.out + "/rtc_test.pyz").map(\.name)
-    #expect(names.contains("rtc_test.pyc") && names.contains("lacewing_utils/fidl_ir.pyc"), "\(names)")
-    let r = try run("/usr/bin/python3.11", [build.out + "/rtc_test.pyz"], environment: env, directory: "/")
+      let names = try ZipContents.read(build.out + "/rtc_test.pyz").map(\.name)
+      #expect(names.contains("rtc_test.pyc") && names.contains("lacewing_utils/fidl_ir.pyc"), "\(names)")
+      let r = try run("/usr/bin/python3.11", [build.out + "/rtc_test.pyz"], environment: env, directory: "/")
       #expect(r.status == 0, "\(r.output)")
       let f = try run("/usr/bin/python3.11", [build.out + "/rtc_test.pyz", "--force-failure"], environment: env)
       #expect(f.status == 1)
@@ -192,7 +193,9 @@ extension E2E {
       let imported = try run(
         build.out + "/lacewing_python", ["-c", "import lacewing_e2e_new_module as m; print(m.VALUE, m.__file__)"],
         environment: environment(["LACEWING_CACHE_DIR": build.dir + "/cache-new-module"]))
-      #expect(imported.status == 0 && imported.stdout.hasPrefix("42 ") && imported.stdout.contains(".pyc"), "\(imported.output)")
+      #expect(
+        imported.status == 0 && imported.stdout.hasPrefix("42 ") && imported.stdout.contains(".pyc"),
+        "\(imported.output)")
       #expect(try build.ninja().stdout.contains("ninja: no work to do."))
     }
 
@@ -233,7 +236,11 @@ extension E2E {
       // The runtime layer (python/) and the test's own layer have entries of their own.
       let entries = try FileManager.default.contentsOfDirectory(atPath: dir)
       let runtimeEntry = dir + "/" + (entries.first { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) } ?? "")
-      let testEntry = dir + "/" + (entries.first { $0.hasPrefix(BundleLayout.cacheKeyPrefix) && !$0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) } ?? "")
+      let testEntry =
+        dir + "/"
+        + (entries.first {
+          $0.hasPrefix(BundleLayout.cacheKeyPrefix) && !$0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix)
+        } ?? "")
       func extracted(_ path: String) -> String { (path.hasPrefix("python/") ? runtimeEntry : testEntry) + "/" + path }
       let stamp = readText(build.out + "/gen/testdata/rtc_test/rtc_test.hermeticity.txt")
       var checked = 0
@@ -253,11 +260,15 @@ extension E2E {
       where line.contains(" => ") && !line.hasPrefix("<stem>") && !line.hasPrefix("dlopen by ") {
         // "python/ext/fidl_codec.so: libfuchsia_controller_internal.so => python/lib/lib..."
         let parts = line.split(separator: " ")
-        let elf = String(parts[0].dropLast()), library = String(parts[1]), target = String(parts[3])
+        let elf = String(parts[0].dropLast())
+        let library = String(parts[1])
+        let target = String(parts[3])
         // The program interpreter is listed by path, not resolved by name.
         if library.hasPrefix("ld-linux") { continue }
         let ldd = try run("ldd", [extracted(elf)])
-        let lddLine = ldd.stdout.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(library + " ") }
+        let lddLine = ldd.stdout.split(separator: "\n").first {
+          $0.trimmingCharacters(in: .whitespaces).hasPrefix(library + " ")
+        }
         guard let lddLine, let arrow = lddLine.range(of: "=> ") else {
           Issue.record("ldd does not list \(library) for \(elf): \(ldd.stdout)")
           continue
@@ -266,7 +277,8 @@ extension E2E {
         if target == "allowlisted" {
           #expect(!found.hasPrefix(dir), "\(elf): \(library) is allowlisted but ld.so took the bundle's \(found)")
         } else {
-          #expect(resolvedPath(found) == resolvedPath(extracted(target)), "\(elf): \(library): ldd \(found), check \(target)")
+          #expect(
+            resolvedPath(found) == resolvedPath(extracted(target)), "\(elf): \(library): ldd \(found), check \(target)")
         }
         checked += 1
       }

@@ -84,7 +84,8 @@ extension E2E {
           childStatuses(single) == ["-c import stem_probe": 0, "-c import json": 0, "-m stem_probe": 7],
           "\(mode): \(single.output)")
 
-        let multi = try root.run("e2e_suite", ["stem_probe", "children", "stem_probe", "fidl_codec", "lacewing_utils"], env: env)
+        let multi = try root.run(
+          "e2e_suite", ["stem_probe", "children", "stem_probe", "fidl_codec", "lacewing_utils"], env: env)
         #expect(
           childStatuses(multi) == [
             "-c import stem_probe": 0, "-c import fidl_codec": 0, "-c import lacewing_utils": 1, "-m stem_probe": 7,
@@ -94,7 +95,8 @@ extension E2E {
         // .pyz it was given is no more a child's than under python3.
         let runtimeOnly = try root.run("lacewing_python", ["/stem_probe.pyz", "children", "fidl_codec"], env: env)
         #expect(
-          childStatuses(runtimeOnly) == ["-c import fidl_codec": 0, "-m stem_probe": 1], "\(mode): \(runtimeOnly.output)")
+          childStatuses(runtimeOnly) == ["-c import fidl_codec": 0, "-m stem_probe": 1],
+          "\(mode): \(runtimeOnly.output)")
 
         // A child running a script imports what lies next to it, and one
         // running -c what lies in its working directory, as under python3.
@@ -107,7 +109,8 @@ extension E2E {
         let script = try root.run("lacewing_python", ["-c", code], env: env)
         #expect(
           script.status == 0
-            && script.stdout == "helper next to the script\ncwd helper next to the script\n1\n", "\(mode): \(script.output)")
+            && script.stdout == "helper next to the script\ncwd helper next to the script\n1\n",
+          "\(mode): \(script.output)")
       }
     }
 
@@ -127,17 +130,22 @@ extension E2E {
       #expect(r.status == 0, "\(r.output)")
       let child = try run(
         build.out + "/lacewing_python",
-        ["-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import sys; print(sys.path)'], check=True)"],
+        [
+          "-c",
+          "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import sys; print(sys.path)'], check=True)",
+        ],
         environment: env)
       #expect(child.status == 0 && !child.stdout.contains("/home/"), "\(child.output)")
       #expect(!FileManager.default.fileExists(atPath: dir + "/ran"), "the user site's .pth ran")
       let entries = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter {
-        (try? FileManager.default.contentsOfDirectory(atPath: dir + "/cache/" + $0 + "/test"))?.contains("stem_probe.pyz") == true
+        (try? FileManager.default.contentsOfDirectory(atPath: dir + "/cache/" + $0 + "/test"))?.contains(
+          "stem_probe.pyz") == true
           || $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix)
       }
       let test = try #require(entries.first { !$0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }, "\(entries)")
       let runtime = try #require(entries.first { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }, "\(entries)")
-      let link = try FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/cache/\(test)/\(BundleLayout.runtimeLink)")
+      let link = try FileManager.default.destinationOfSymbolicLink(
+        atPath: "\(dir)/cache/\(test)/\(BundleLayout.runtimeLink)")
       #expect(link == "../" + runtime)
       let reported = try JSONDecoder().decode([String: [String]].self, from: Data(r.stdout.utf8))
       // The temp dir's name may hold "//"; CPython normalizes its own paths.

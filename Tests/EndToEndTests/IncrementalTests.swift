@@ -69,7 +69,8 @@ extension E2E {
       // The multi-test bundle learns its data from a list, so only its
       // merge reads the file; the others declare it to collect as well.
       try expectRebuild(
-        build.src + "/testdata/fidl_ir/fuchsia.io.fidl.json", Self.payloadChain.subtracting([Self.suite + "_embed_collect"]),
+        build.src + "/testdata/fidl_ir/fuchsia.io.fidl.json",
+        Self.payloadChain.subtracting([Self.suite + "_embed_collect"]),
         edit: { $0 + " " })
     }
 
@@ -106,7 +107,13 @@ extension E2E {
         _ = try? run("gn", ["gen", build.out, "--root=" + build.src, "--args=" + build.args])
         _ = try? build.ninja()
       }
-      let gen = try run("gn", ["gen", build.out, "--root=" + build.src, "--args=" + build.args.replacingOccurrences(of: "lacewing_compression_level=1", with: "lacewing_compression_level=6")])
+      let gen = try run(
+        "gn",
+        [
+          "gen", build.out, "--root=" + build.src,
+          "--args="
+            + build.args.replacingOccurrences(of: "lacewing_compression_level=1", with: "lacewing_compression_level=6"),
+        ])
       #expect(gen.status == 0, "\(gen.output)")
       let r = try build.ninja()
       // The runtime is packed again at the new level, so every bundle is

@@ -30,7 +30,8 @@ extension E2E {
     @Test func twoCheckoutsBuildTheSameBytes() throws {
       let dir = try makeTemporaryDirectory("repro")
       defer { try? FileManager.default.removeItem(atPath: dir) }
-      let a = Repo.root, b = dir + "/second/checkout/elsewhere"
+      let a = Repo.root
+      let b = dir + "/second/checkout/elsewhere"
       // Every spelling of either checkout that an output could record.
       let paths = Set([a, resolvedPath(a), b, resolvedPath(b), dir, resolvedPath(dir)])
       func expectNoPath(_ bytes: Data, _ what: String) {
@@ -45,7 +46,8 @@ extension E2E {
         b + "/build/build-tools.sh", [], environment: environment(["SOURCE_DATE_EPOCH": "1700000000"]), directory: b)
       try #require(built.status == 0, "build/build-tools.sh in the second checkout failed:\n\(built.output)")
       for tool in Self.tools {
-        let first = try readFile(try Repo.tool(tool)), second = try readFile(b + "/.build/release/" + tool)
+        let first = try readFile(try Repo.tool(tool))
+        let second = try readFile(b + "/.build/release/" + tool)
         #expect(
           first == second,
           "\(tool) differs between \(Repo.toolsDir) and the second checkout's build (both built by build/build-tools.sh?)"
@@ -59,7 +61,8 @@ extension E2E {
       let outA = try gnBuild(root: a, tools: Repo.toolsDir, env: ["SOURCE_DATE_EPOCH": nil])
       let outB = try gnBuild(root: b, tools: b + "/.build/release", env: ["SOURCE_DATE_EPOCH": "1700000000"])
       for file in Self.outputs {
-        let bytesA = try readFile(outA + "/" + file), bytesB = try readFile(outB + "/" + file)
+        let bytesA = try readFile(outA + "/" + file)
+        let bytesB = try readFile(outB + "/" + file)
         #expect(bytesA == bytesB, "\(file) differs between checkouts")
         expectNoPath(bytesA, "\(file) of the first checkout")
         expectNoPath(bytesB, "\(file) of the second checkout")
@@ -74,7 +77,9 @@ extension E2E {
       let fm = FileManager.default
       try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
       let top = try run("git", ["-C", Repo.root, "rev-parse", "--show-toplevel"])
-      if top.status == 0, resolvedPath(top.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == resolvedPath(Repo.root) {
+      if top.status == 0,
+        resolvedPath(top.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == resolvedPath(Repo.root)
+      {
         try check(try run("git", ["clone", "--quiet", Repo.root, path]), "git clone")
         let patch = scratch + "/uncommitted.patch"
         try check(try run("git", ["-C", Repo.root, "diff", "--binary", "--output=" + patch, "HEAD"]), "git diff")

@@ -35,9 +35,12 @@ extension E2E {
       let gen = try run("gn", ["gen", out, "--root=" + build.src, "--args=" + args])
       try #require(gen.status == 0, "\(gen.output)")
       let started = Date()
-      let ninja = try run("ninja", ["-C", out, "testdata/stem_probe", "testdata/rtc_test", "testdata/suite:lacewing_python"])
+      let ninja = try run(
+        "ninja", ["-C", out, "testdata/stem_probe", "testdata/rtc_test", "testdata/suite:lacewing_python"])
       try #require(ninja.status == 0, "\(ninja.output.suffix(3000))")
-      print("\(name): built the runtime and three bundles in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+      print(
+        "\(name): built the runtime and three bundles in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+      )
 
       // The interpreter's libpython comes from the bundle, and it is the
       // one next to that interpreter.
@@ -47,7 +50,8 @@ extension E2E {
       let runtime = try BundleManifest.read(out + "/gen/gn_templates/runtime.manifest.json")
       let entry = runtime.entries.first { $0.path == "python/lib/" + libpython }
       let prefix = resolvedPath(((python as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent)
-      #expect(entry.map { resolvedPath($0.source ?? "") } == prefix + "/lib/" + libpython, "\(String(describing: entry))")
+      #expect(
+        entry.map { resolvedPath($0.source ?? "") } == prefix + "/lib/" + libpython, "\(String(describing: entry))")
       #expect(entry?.runpath == "$ORIGIN")
       #expect(runtime.entries.first { $0.path == "python/bin/" + name }?.runpath == "$ORIGIN/../lib")
 
@@ -76,13 +80,17 @@ extension E2E {
       // on the caller's PYTHONPATH does not shadow the bundle's (before
       // 3.11 the runtime's sitecustomize reads the launcher's ._pth).
       try writeText("raise SystemExit('the shadow json ran')\n", to: root.path + "/shadow/json/__init__.py")
-      let children = try root.run("stem_probe", ["children", "json", "stem_probe"], env: env.merging(["PYTHONPATH": "/shadow"]) { $1 })
+      let children = try root.run(
+        "stem_probe", ["children", "json", "stem_probe"], env: env.merging(["PYTHONPATH": "/shadow"]) { $1 })
       #expect(
-        childStatuses(children) == ["-c import json": 0, "-c import stem_probe": 0, "-m stem_probe": 7], "\(children.output)")
+        childStatuses(children) == ["-c import json": 0, "-c import stem_probe": 0, "-m stem_probe": 7],
+        "\(children.output)")
 
       // The libpython it ran with is the bundle's.
       let cache = root.path + "/cache"
-      let runtimeEntry = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }
+      let runtimeEntry = try FileManager.default.contentsOfDirectory(atPath: cache).filter {
+        $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix)
+      }
       #expect(runtimeEntry.count == 1, "\(runtimeEntry)")
       #expect(FileManager.default.fileExists(atPath: "\(cache)/\(runtimeEntry.first ?? "")/python/lib/\(libpython)"))
       return runtime.entries

@@ -121,8 +121,13 @@ extension E2E {
     @Test func cwdArgvAndStdinAreTheCallers() throws {
       defer { try? FileManager.default.removeItem(atPath: dir) }
       try FileManager.default.createDirectory(atPath: dir + "/work dir", withIntermediateDirectories: true)
-      let r = try run(probe, ["where", "a b", "", "ü"], environment: env("cache"), directory: dir + "/work dir", stdin: "in\n")
-      struct Where: Decodable, Equatable { var cwd: String; var argv: [String]; var stdin: String }
+      let r = try run(
+        probe, ["where", "a b", "", "ü"], environment: env("cache"), directory: dir + "/work dir", stdin: "in\n")
+      struct Where: Decodable, Equatable {
+        var cwd: String
+        var argv: [String]
+        var stdin: String
+      }
       let w = try JSONDecoder().decode(Where.self, from: Data(r.stdout.utf8))
       #expect(w == Where(cwd: resolvedPath(dir + "/work dir"), argv: ["a b", "", "ü"], stdin: "in\n"))
     }
@@ -134,7 +139,9 @@ extension E2E {
       #expect(results.allSatisfy { $0.status == 0 }, "\(results)")
       // One runtime entry and one for the test, whoever published them.
       let entries = cacheContents()
-      #expect(entries.count == 2 && entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }.count == 1, "\(entries)")
+      #expect(
+        entries.count == 2 && entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }.count == 1,
+        "\(entries)")
     }
 
     @Test func sigkillDuringExtractionNeverLeavesAnythingTrusted() throws {
@@ -150,7 +157,9 @@ extension E2E {
         let next = try run(probe, ["exit", "7"], environment: env("cache"))
         #expect(next.status == 7, "trial \(trial): \(next.stderr)")
         let entries = cacheContents()
-        #expect(entries.count == 2 && entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }.count == 1, "trial \(trial): \(entries)")
+        #expect(
+          entries.count == 2 && entries.filter { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }.count == 1,
+          "trial \(trial): \(entries)")
       }
     }
 
@@ -220,9 +229,13 @@ extension E2E {
       #expect(r.status == 0, "\(r.stderr)")
       for made in [dir + "/fresh", dir + "/fresh/a", root] {
         var st = stat()
-        #expect(stat(made, &st) == 0 && st.st_mode & 0o777 == 0o700, "\(made) is \(String(st.st_mode & 0o777, radix: 8))")
+        #expect(
+          stat(made, &st) == 0 && st.st_mode & 0o777 == 0o700, "\(made) is \(String(st.st_mode & 0o777, radix: 8))")
       }
-      #expect(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) })
+      #expect(
+        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains {
+          $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix)
+        })
     }
 
     @Test func aCacheRootOwnedBySomeoneElseIsRefused() throws {

@@ -9,6 +9,13 @@ extension E2E {
   /// gen already proves GN accepts them), built and run: each does what its
   /// documentation says.
   @Suite struct TemplateParameterTests {
+    /// The probe prints Python's snake_case names.
+    static var snakeCase: JSONDecoder {
+      let decoder = JSONDecoder()
+      decoder.keyDecodingStrategy = .convertFromSnakeCase
+      return decoder
+    }
+
     /// A bundle's entries as LACEWING_LIST prints them, by name.
     static func entries(_ bundle: String) throws -> [String: [Substring]] {
       let text = try run(bundle, [], environment: environment(["LACEWING_LIST": "1"])).stdout
@@ -35,12 +42,12 @@ extension E2E {
 
       struct Report: Decodable, Equatable {
         var xoptions: [String]
-        var dont_write_bytecode: Int
+        var dontWriteBytecode: Int
         var data: String
         var xmlrpc: Bool
         var sqlite3: Bool
-        var fidl_codec: Bool
-        var stdlib_source: Bool
+        var fidlCodec: Bool
+        var stdlibSource: Bool
         var library: String
       }
       // interpreter_args, env, data_sources and data_dir, stdlib_exclude,
@@ -48,34 +55,41 @@ extension E2E {
       // (library_name, source_root), output_name; shared_runtime = false.
       func expected(_ xoption: String) -> Report {
         Report(
-          xoptions: [xoption], dont_write_bytecode: 1, data: "hello from the data", xmlrpc: false, sqlite3: false,
-          fidl_codec: true, stdlib_source: true, library: "from parameter_lib")
+          xoptions: [xoption], dontWriteBytecode: 1, data: "hello from the data", xmlrpc: false, sqlite3: false,
+          fidlCodec: true, stdlibSource: true, library: "from parameter_lib")
       }
       let probe = try root.run("parameter_probe_bundle", [], env: env)
       #expect(probe.status == 0, "\(probe.output)")
-      #expect(try JSONDecoder().decode(Report.self, from: Data(probe.stdout.utf8)) == expected("parameter_probe"))
+      #expect(try Self.snakeCase.decode(Report.self, from: Data(probe.stdout.utf8)) == expected("parameter_probe"))
       let suite = try root.run("parameter_suite_bundle", ["parameter_probe_bundle"], env: env)
       #expect(suite.status == 0, "\(suite.output)")
-      #expect(try JSONDecoder().decode(Report.self, from: Data(suite.stdout.utf8)) == expected("parameter_suite"))
+      #expect(try Self.snakeCase.decode(Report.self, from: Data(suite.stdout.utf8)) == expected("parameter_suite"))
       let python = try root.run(
         "parameter_python_bundle",
-        ["-c", "import os, sys, fidl_codec; print(' '.join(sorted(sys._xoptions)), open(os.environ['PARAMETER_DATA'] + '/greeting.txt').read().strip())"],
+        [
+          "-c",
+          "import os, sys, fidl_codec; print(' '.join(sorted(sys._xoptions)), open(os.environ['PARAMETER_DATA'] + '/greeting.txt').read().strip())",
+        ],
         env: env)
       #expect(python.status == 0 && python.stdout == "parameter_python hello from the data\n", "\(python.output)")
       // shared_runtime = false: no runtime entry of its own, one per bundle.
       let cacheEntries = try FileManager.default.contentsOfDirectory(atPath: root.path + "/cache")
-      #expect(cacheEntries.count == 3 && !cacheEntries.contains { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) }, "\(cacheEntries)")
+      #expect(
+        cacheEntries.count == 3 && !cacheEntries.contains { $0.hasPrefix(BundleLayout.runtimeCacheKeyPrefix) },
+        "\(cacheEntries)")
 
       // pack = false: the runtime is stored file by file; compression_level
       // = 0 stores the bundle's own files; strip_debug = false keeps what
       // strip takes out of the extension's library (rtc_test's is stripped).
       func list(_ bundle: String) throws -> [String: [Substring]] { try Self.entries(out + "/" + bundle) }
       let entries = try list("parameter_probe_bundle")
-      #expect(entries["python/bin/python3.11"] != nil && entries["python.pack"] == nil, "\(entries.keys.sorted().prefix(20))")
+      #expect(
+        entries["python/bin/python3.11"] != nil && entries["python.pack"] == nil, "\(entries.keys.sorted().prefix(20))")
       let ext = entries["ext/fidl_codec.so"]
       #expect(ext != nil && ext?[0] == ext?[1], "stored: \(String(describing: ext))")
       let library = "lib/libfuchsia_controller_internal.so"
-      let unstripped = Int(entries[library]?[0] ?? "") ?? 0, stripped = Int(try list("rtc_test")[library]?[0] ?? "") ?? 0
+      let unstripped = Int(entries[library]?[0] ?? "") ?? 0
+      let stripped = Int(try list("rtc_test")[library]?[0] ?? "") ?? 0
       #expect(unstripped > stripped && stripped > 0, "\(unstripped) vs \(stripped)")
       // allowlist, max_glibc and stem reached the check.
       let rules = readText(out + "/toolchain.ninja").split(separator: "\n")

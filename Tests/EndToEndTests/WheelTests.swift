@@ -56,11 +56,13 @@ extension E2E {
         var solve: [Double]
         var yaml: [String: [Int]]
         var numpy: String
-        var yaml_c: Bool
+        var yamlC: Bool
         var portpicker: String
       }
-      let result = try JSONDecoder().decode(Result.self, from: Data(pass.stdout.utf8))
-      #expect(result.solve == [2.0, 3.0] && result.yaml == ["answer": [2, 3]] && result.yaml_c)
+      let decoder = JSONDecoder()
+      decoder.keyDecodingStrategy = .convertFromSnakeCase
+      let result = try decoder.decode(Result.self, from: Data(pass.stdout.utf8))
+      #expect(result.solve == [2.0, 3.0] && result.yaml == ["answer": [2, 3]] && result.yamlC)
       // Native wheels are installed in the test layer's site/, pure ones ride in the pyz.
       #expect(result.numpy.contains("/site/numpy/"), "\(result.numpy)")
       #expect(result.portpicker.contains("numpy_test.pyz/portpicker"), "\(result.portpicker)")
@@ -73,10 +75,15 @@ extension E2E {
       #expect(stamp.contains("=> site/numpy.libs/libgfortran-"), "\(stamp.prefix(2000))")
       // OpenBLAS finds libgfortran through the RPATH of the numpy extension
       // that loads it, as ld.so does; the check models that chain.
-      #expect(stamp.contains("libopenblas64_p-r0-0cf96a72.3.23.dev.so: libgfortran-040039e1.so.5.0.0 => site/numpy.libs/libgfortran-040039e1.so.5.0.0 (RPATH of site/numpy/"), "\(stamp.prefix(3000))")
+      #expect(
+        stamp.contains(
+          "libopenblas64_p-r0-0cf96a72.3.23.dev.so: libgfortran-040039e1.so.5.0.0 => site/numpy.libs/libgfortran-040039e1.so.5.0.0 (RPATH of site/numpy/"
+        ), "\(stamp.prefix(3000))")
       // libgcc_s, which manylinux lets wheels take from the host, is bundled
       // (it is not on the allowlist) and reached through an RPATH we append.
-      #expect(stamp.contains("site/numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so: libgcc_s.so.1 => lib/libgcc_s.so.1"))
+      #expect(
+        stamp.contains(
+          "site/numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so: libgcc_s.so.1 => lib/libgcc_s.so.1"))
       let size = readText(bundle + ".size.txt")
       #expect(size.contains("\nthird-party packages "), "\(size)")
     }
@@ -119,7 +126,8 @@ extension E2E {
       let unbundled = try run(
         venv + "/bin/python", [build.out + "/mobly_rtc_test.pyz"],
         environment: environment(["PYTHONPATH": build.out, "FIDL_IR_PATH": nil]))
-      #expect(unbundled.status == 0 && unbundled.output.contains("Failed 0, Passed 4"), "\(unbundled.output.suffix(2000))")
+      #expect(
+        unbundled.status == 0 && unbundled.output.contains("Failed 0, Passed 4"), "\(unbundled.output.suffix(2000))")
     }
 
     /// A child started with sys.executable imports the test's native wheels
@@ -167,7 +175,8 @@ extension E2E {
       for trial in 1...10 {
         let run = try root.run("mobly_rtc_test", [], env: ["LACEWING_CACHE_DIR": "/cache", "TMPDIR": "/tmp"])
         #expect(run.status == 0 && run.signal == nil, "run \(trial): \(run.output.suffix(2000))")
-        #expect(run.output.contains("Error 0, Executed 4, Failed 0, Passed 4"), "run \(trial): \(run.output.suffix(2000))")
+        #expect(
+          run.output.contains("Error 0, Executed 4, Failed 0, Passed 4"), "run \(trial): \(run.output.suffix(2000))")
       }
     }
 
@@ -215,7 +224,9 @@ extension E2E {
       }
       let r = try build.ninja(["testdata/numpy_test"])
       #expect(r.status != 0)
-      #expect(r.output.contains("has sha256 \(pin), not the \(String(repeating: "1", count: 64)) pinned for numpy==1.26.4"), "\(r.output.suffix(2000))")
+      #expect(
+        r.output.contains("has sha256 \(pin), not the \(String(repeating: "1", count: 64)) pinned for numpy==1.26.4"),
+        "\(r.output.suffix(2000))")
       #expect(r.output.contains("run build/fetch-wheels.sh"))
       // Restored: only the actions that read the lock rerun, and change nothing.
       try writeText(text, to: lock)
@@ -235,9 +246,12 @@ extension E2E {
       #expect(lock.contains(pin), "the portpicker pin moved; update this test")
       try writeText(lock.replacingOccurrences(of: pin, with: String(repeating: "0", count: 64)), to: dir + "/lock")
       let r = try run(
-        "/usr/bin/python3.11", [Repo.root + "/build/fetch_wheels.py", "--lock", dir + "/lock", "--dest", dir + "/wheels"])
+        "/usr/bin/python3.11",
+        [Repo.root + "/build/fetch_wheels.py", "--lock", dir + "/lock", "--dest", dir + "/wheels"])
       #expect(r.status == 1, "\(r.output)")
-      #expect(r.stderr.contains("fetch-wheels: portpicker: the wheel PyPI served has sha256 \(pin), not the pinned 000"), "\(r.stderr)")
+      #expect(
+        r.stderr.contains("fetch-wheels: portpicker: the wheel PyPI served has sha256 \(pin), not the pinned 000"),
+        "\(r.stderr)")
     }
   }
 }

@@ -1,8 +1,8 @@
 import Foundation
+import LacewingTestSupport
 import Testing
 
 @testable import LacewingKit
-import LacewingTestSupport
 
 @Suite struct DepfileTests {
   @Test func firstPathIsExactlyTheOutputAndInputsAreSortedUnique() {
@@ -60,7 +60,8 @@ import LacewingTestSupport
     } catch {
       #expect(error.code == .io)
       #expect(error.message.hasPrefix("cannot write /proc/self/.bundle.out.tmp-"), "\(error.message)")
-      #expect(error.message.hasSuffix(": check that /proc/self is writable and the disk is not full"), "\(error.message)")
+      #expect(
+        error.message.hasSuffix(": check that /proc/self is writable and the disk is not full"), "\(error.message)")
     }
   }
 }
@@ -70,11 +71,13 @@ import LacewingTestSupport
     let m = BundleManifest(
       interpreter: "python/bin/python3.11", compiler: "/usr/bin/python3.11", modulePath: ["python/lib/python3.11"],
       entries: [
-        .init(path: "python/bin/python3.11", kind: .interpreter, source: "/usr/bin/python3.11", mode: 0o755,
-              runpath: "$ORIGIN/../lib"),
+        .init(
+          path: "python/bin/python3.11", kind: .interpreter, source: "/usr/bin/python3.11", mode: 0o755,
+          runpath: "$ORIGIN/../lib"),
         .init(path: "python/bin/python3.11._pth", kind: .config, content: "../lib/python3.11\n"),
-        .init(path: "python/lib/libssl.so.3", kind: .sharedLibrary, source: "/lib/x86_64-linux-gnu/libssl.so.3",
-              mode: 0o755, runpath: "$ORIGIN"),
+        .init(
+          path: "python/lib/libssl.so.3", kind: .sharedLibrary, source: "/lib/x86_64-linux-gnu/libssl.so.3",
+          mode: 0o755, runpath: "$ORIGIN"),
       ],
       excluded: [.init(path: "python/lib/python3.11/idlelib", reason: "stdlib exclusion 'idlelib'")])
     let dir = try makeTemporaryDirectory("manifest")

@@ -1,14 +1,15 @@
 import Foundation
 import LacewingFormat
+import LacewingTestSupport
 import Testing
 
 @testable import LacewingKit
-import LacewingTestSupport
 
 @Suite struct DigestTests {
   @Test func sha256MatchesFIPSVectors() {
     #expect(hexString(SHA256.hash([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-    #expect(hexString(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(
+      hexString(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     let twoBlocks = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
     #expect(hexString(SHA256.hash(twoBlocks)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
   }
@@ -47,7 +48,8 @@ func fakeZip(body: Int) -> Data {
   let config = Fuser.Config(interpreter: "python/bin/python3.11", main: "test/t.pyz", env: ["FIDL_IR_PATH=fidl_ir"])
 
   @Test func layoutMatchesTheSharedHeader() throws {
-    let stem = Data(repeating: 0xAA, count: 100), payload = fakeZip(body: 311)
+    let stem = Data(repeating: 0xAA, count: 100)
+    let payload = fakeZip(body: 311)
     let bundle = try Fuser.fuse(stem: stem, payload: payload, config: config)
     let configBytes = Data("interpreter\0python/bin/python3.11\0main\0test/t.pyz\0env\0FIDL_IR_PATH=fidl_ir\0".utf8)
     #expect(bundle.count == 100 + 333 + configBytes.count + Int(LW_TRAILER_SIZE))
@@ -75,7 +77,9 @@ func fakeZip(body: Int) -> Data {
   }
 
   @Test func aPayloadThatIsNotAZipIsRefused() {
-    #expect(throws: LacewingError.self) { try Fuser.fuse(stem: Data(), payload: Data("not a zip".utf8), config: config) }
+    #expect(throws: LacewingError.self) {
+      try Fuser.fuse(stem: Data(), payload: Data("not a zip".utf8), config: config)
+    }
   }
 
   @Test func validationRefusesEnvThatEscapesTheRoot() {
@@ -143,7 +147,8 @@ func fakeZip(body: Int) -> Data {
   }
 
   @Test func glibcVersionsOrderNumerically() {
-    let a = GlibcVersion(symbolVersion: "GLIBC_2.9")!, b = GlibcVersion(symbolVersion: "GLIBC_2.34")!
+    let a = GlibcVersion(symbolVersion: "GLIBC_2.9")!
+    let b = GlibcVersion(symbolVersion: "GLIBC_2.34")!
     #expect(a < b)
     #expect(GlibcVersion(symbolVersion: "GLIBC_PRIVATE") == nil)
   }

@@ -20,7 +20,8 @@ import Testing
   @Test func mergedZipsAreValidSortedAndUnchanged() throws {
     let dir = try makeTemporaryDirectory("merge")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let runtime = try Self.infoZip(["python/b.txt": String(repeating: "runtime ", count: 300), "python/a.txt": "a"], in: dir, name: "rt")
+    let runtime = try Self.infoZip(
+      ["python/b.txt": String(repeating: "runtime ", count: 300), "python/a.txt": "a"], in: dir, name: "rt")
     let own = try Self.infoZip(["ext/x.so": "ext", "data/d.json": "{}"], in: dir, name: "own")
     let pyz = Data("PK not really a zip, stored as it is".utf8)
     let merged = try ZipMerge.merge([("rt", runtime), ("own", own)], adding: [.init(path: "test/t.pyz", data: pyz)])

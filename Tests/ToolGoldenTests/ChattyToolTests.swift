@@ -32,8 +32,10 @@ import Testing
     // A deadlock ends at the timeout, as status 124.
     let r = try run(
       "timeout",
-      ["120", try Repo.tool("make-archive"), "payload", "--manifest", dir + "/m.json", "--no-bytecode",
-       "--keep-debug-info", "--patchelf", dir + "/patchelf", "--output", dir + "/p.zip"])
+      [
+        "120", try Repo.tool("make-archive"), "payload", "--manifest", dir + "/m.json", "--no-bytecode",
+        "--keep-debug-info", "--patchelf", dir + "/patchelf", "--output", dir + "/p.zip",
+      ])
     if thenSucceeds {
       #expect(r.status == 0, "\(r.stderr.suffix(500))")
       #expect(try ZipContents.read(dir + "/p.zip").map(\.name) == ["python/bin/true"])

@@ -59,8 +59,10 @@ import Testing
     _ = try run("zip", ["-q", "-r", dir + "/p.zip", "ext", "deps"], directory: dir + "/tree")
     let check = try run(
       try Repo.tool("ldd-allowlist-check"),
-      ["--label", "//t:chain", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
-       Repo.root + "/gn_templates/default_allowlist.txt", "--output", dir + "/stamp.txt"])
+      [
+        "--label", "//t:chain", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+        Repo.root + "/gn_templates/default_allowlist.txt", "--output", dir + "/stamp.txt",
+      ])
     #expect((check.status == 0) == resolves, "\(check.stderr)")
     if resolves {
       #expect(readText(dir + "/stamp.txt").contains("deps/liba.so: libb.so => deps/libb.so (RPATH of ext/x.so)"))
@@ -82,7 +84,8 @@ import Testing
     try writeText("int main(void) { return 0; }\n", to: dir + "/prog.c")
     let cc = try run("gcc", ["-o", dir + "/prog", dir + "/prog.c"])
     guard cc.status == 0 else { throw TestSetupError("gcc: \(cc.stderr)") }
-    let bin = "python/bin/prog", lib = "python/lib/" + AllowlistCheck.unwinder
+    let bin = "python/bin/prog"
+    let lib = "python/lib/" + AllowlistCheck.unwinder
     var entries: [BundleManifest.Entry] = [
       .init(path: bin, kind: .interpreter, source: dir + "/prog", mode: 0o755, runpath: "$ORIGIN/../lib")
     ]
@@ -105,8 +108,10 @@ import Testing
     try writeText(allowlist, to: dir + "/allow.txt")
     let check = try run(
       try Repo.tool("ldd-allowlist-check"),
-      ["--label", "//t:rt", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
-       dir + "/allow.txt", "--output", dir + "/stamp.txt"])
+      [
+        "--label", "//t:rt", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+        dir + "/allow.txt", "--output", dir + "/stamp.txt",
+      ])
     let what = "dlopen by libc.so.6: libgcc_s.so.1 (pthread_exit, pthread_cancel, backtrace) => "
     switch how {
     case "missing":
@@ -143,13 +148,16 @@ import Testing
       dir, "x", "#include <string>\nextern \"C\" int size(const char *s) { return (int)std::string(s).size(); }\n",
       compiler: "g++", flags: [])
     _ = try archive(dir, so)
-    try writeText(readText(Repo.root + "/gn_templates/default_allowlist.txt") + "libstdc++.so.6\nlibgcc_s.so.1\n",
-                  to: dir + "/allow.txt")
+    try writeText(
+      readText(Repo.root + "/gn_templates/default_allowlist.txt") + "libstdc++.so.6\nlibgcc_s.so.1\n",
+      to: dir + "/allow.txt")
     func check(_ extra: [String]) throws -> ProcessResult {
       try run(
         try Repo.tool("ldd-allowlist-check"),
-        ["--label", "//t:cxx", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
-         dir + "/allow.txt", "--output", dir + "/stamp.txt"] + extra)
+        [
+          "--label", "//t:cxx", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+          dir + "/allow.txt", "--output", dir + "/stamp.txt",
+        ] + extra)
     }
     let ok = try check([])
     #expect(ok.status == 0, "\(ok.stderr)")
@@ -169,8 +177,10 @@ import Testing
     _ = try archive(dir, so)
     let r = try run(
       try Repo.tool("ldd-allowlist-check"),
-      ["--label", "//t:floor", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
-       Repo.root + "/gn_templates/default_allowlist.txt", "--max-glibc", "2.0", "--output", dir + "/stamp.txt"])
+      [
+        "--label", "//t:floor", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+        Repo.root + "/gn_templates/default_allowlist.txt", "--max-glibc", "2.0", "--output", dir + "/stamp.txt",
+      ])
     #expect(r.status == 3)
     #expect(r.stderr.contains("above the glibc floor GLIBC_2.0"), "\(r.stderr)")
   }

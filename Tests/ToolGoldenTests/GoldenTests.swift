@@ -61,8 +61,10 @@ import Testing
     let env = environment(["COLUMNS": "100"])
     let r = try run(
       try Repo.tool("fuse-stub"),
-      ["--stem", dir + "/stem", "--payload", dir + "/p.zip", "--manifest", dir + "/m.json", "--main", "test/t.pyz",
-       "--env", "FIDL_IR_PATH=../../etc", "--output", dir + "/bundle"], environment: env)
+      [
+        "--stem", dir + "/stem", "--payload", dir + "/p.zip", "--manifest", dir + "/m.json", "--main", "test/t.pyz",
+        "--env", "FIDL_IR_PATH=../../etc", "--output", dir + "/bundle",
+      ], environment: env)
     #expect(r.status == 1)
     #expect(
       r.stderr == "fuse-stub: error: env entry 'FIDL_IR_PATH=../../etc': the value must be a path relative to the "
@@ -73,8 +75,10 @@ import Testing
   @Test func allowlistCheckNamesAMissingPayload() throws {
     try check(
       "ldd-allowlist-check-missing-payload", "ldd-allowlist-check",
-      ["--label", "//x:y", "--stem", ".build/release/lacewing-stem", "--payload", "testdata/none.zip",
-       "--allowlist", "gn_templates/default_allowlist.txt", "--output", "/tmp/lacewing-golden-unused.txt"],
+      [
+        "--label", "//x:y", "--stem", ".build/release/lacewing-stem", "--payload", "testdata/none.zip",
+        "--allowlist", "gn_templates/default_allowlist.txt", "--output", "/tmp/lacewing-golden-unused.txt",
+      ],
       status: 1)
   }
 }

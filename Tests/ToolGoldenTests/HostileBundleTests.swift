@@ -11,7 +11,8 @@ import Testing
   /// Writes a zip with Python's zipfile, which lets a test say anything a
   /// hostile writer could: any name, any mode, duplicates.
   static func writeZip(_ path: String, _ entries: [(name: String, data: String, mode: Int)]) throws {
-    let spec = try JSONSerialization.data(withJSONObject: entries.map { ["name": $0.name, "data": $0.data, "mode": $0.mode] })
+    let spec = try JSONSerialization.data(
+      withJSONObject: entries.map { ["name": $0.name, "data": $0.data, "mode": $0.mode] })
     let script = """
       import json, sys, warnings, zipfile
       warnings.simplefilter("ignore")  # duplicate names are the point
@@ -32,12 +33,15 @@ import Testing
 
   static func fuse(_ payload: String, to bundle: String, in dir: String) throws {
     let m = BundleManifest(
-      interpreter: cat.name, compiler: nil, entries: [.init(path: cat.name, kind: .data), .init(path: hello.name, kind: .data)])
+      interpreter: cat.name, compiler: nil,
+      entries: [.init(path: cat.name, kind: .data), .init(path: hello.name, kind: .data)])
     try m.encoded().write(to: URL(fileURLWithPath: dir + "/m.json"))
     let r = try run(
       try Repo.tool("fuse-stub"),
-      ["--stem", try Repo.tool("lacewing-stem"), "--payload", payload, "--manifest", dir + "/m.json", "--main",
-       hello.name, "--output", bundle])
+      [
+        "--stem", try Repo.tool("lacewing-stem"), "--payload", payload, "--manifest", dir + "/m.json", "--main",
+        hello.name, "--output", bundle,
+      ])
     guard r.status == 0 else { throw TestSetupError("fuse-stub failed: \(r.stderr)") }
   }
 
@@ -77,7 +81,8 @@ import Testing
     try Self.fuse(dir + "/p.zip", to: dir + "/bundle", in: dir)
     let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
     #expect(r.status == 125, "\(name): \(r.status) \(r.stderr)")
-    #expect(r.stderr.hasPrefix("lacewing: corrupt bundle: ") && r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
+    #expect(
+      r.stderr.hasPrefix("lacewing: corrupt bundle: ") && r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
     #expect(left == ["cache", "tmp"], "\(name) left \(left)")
     #expect(!FileManager.default.fileExists(atPath: dir + "/evil.txt"))
     #expect(!FileManager.default.fileExists(atPath: "/tmp/lacewing-abs-evil.txt"))
@@ -120,25 +125,31 @@ import Testing
       .write(to: URL(fileURLWithPath: dir + "/m.json"))
     let fused = try run(
       try Repo.tool("fuse-stub"),
-      ["--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--manifest", dir + "/m.json",
-       "--runtime-index", dir + "/index.json", "--shared-runtime", "--output", dir + "/bundle"])
+      [
+        "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--manifest", dir + "/m.json",
+        "--runtime-index", dir + "/index.json", "--shared-runtime", "--output", dir + "/bundle",
+      ])
     #expect(fused.status == 0, "\(fused.stderr)")
     let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
     #expect(r.status == 125, "\(kind): \(r.status) \(r.stderr)")
-    #expect(r.stderr.hasPrefix("lacewing: corrupt bundle: ") && r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
+    #expect(
+      r.stderr.hasPrefix("lacewing: corrupt bundle: ") && r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
     #expect(left == ["cache", "tmp"], "\(kind) left \(left)")
     #expect(!FileManager.default.fileExists(atPath: dir + "/evil.txt"))
   }
 
   /// The config's runtime digest becomes a directory name: anything but 64
   /// lowercase hex digits is refused before a path is built from it.
-  @Test(arguments: ["../../../tmp/lacewing-evil", String(repeating: "A", count: 64), "abc", String(repeating: "0", count: 63) + "/"])
+  @Test(arguments: [
+    "../../../tmp/lacewing-evil", String(repeating: "A", count: 64), "abc", String(repeating: "0", count: 63) + "/",
+  ])
   func aRuntimeDigestThatIsNotHexIsRefused(digest: String) throws {
     let dir = try makeTemporaryDirectory("hostile-digest")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello])
     let config = Fuser.Config(interpreter: Self.cat.name, main: Self.hello.name, runtime: digest)
-    let bundle = try Fuser.fuse(stem: try readFile(try Repo.tool("lacewing-stem")), payload: try readFile(dir + "/p.zip"), config: config)
+    let bundle = try Fuser.fuse(
+      stem: try readFile(try Repo.tool("lacewing-stem")), payload: try readFile(dir + "/p.zip"), config: config)
     try writeExecutable(bundle, to: dir + "/bundle")
     let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
     #expect(r.status == 125 && r.stderr.contains("config runtime digest is not 64 hex digits"), "\(r.stderr)")
@@ -156,7 +167,8 @@ import Testing
     try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello, (Self.hello.name, "second\n", 0o100644)])
     // fuse-stub refuses such a payload itself; a hostile writer fuses its own.
     let config = Fuser.Config(interpreter: Self.cat.name, main: Self.hello.name)
-    let bundle = try Fuser.fuse(stem: try readFile(try Repo.tool("lacewing-stem")), payload: try readFile(dir + "/p.zip"), config: config)
+    let bundle = try Fuser.fuse(
+      stem: try readFile(try Repo.tool("lacewing-stem")), payload: try readFile(dir + "/p.zip"), config: config)
     try writeExecutable(bundle, to: dir + "/bundle")
     let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
     #expect(r.status == 125 && r.stderr.contains("appears twice"), "\(r.stderr)")
@@ -240,7 +252,9 @@ import Testing
       var d = good
       d[d.count - back] ^= 0xFF
       let (r, _) = try attempt(d)
-      let ok = (r.status == 125 && r.stderr.hasPrefix("lacewing: corrupt bundle: ")) || (r.status == 0 && r.stdout == "hello\n")
+      let ok =
+        (r.status == 125 && r.stderr.hasPrefix("lacewing: corrupt bundle: "))
+        || (r.status == 0 && r.stdout == "hello\n")
       if !ok || r.signal != nil { flipFailures.append("\(back): \(r.status) \(r.stderr)") }
     }
     #expect(flipFailures.isEmpty, "\(flipFailures.prefix(5))")

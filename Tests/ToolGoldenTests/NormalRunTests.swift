@@ -24,7 +24,9 @@ import Testing
       directory: dir)
     #expect(r.status == 0, "\(r.stderr)")
     let names = try ZipContents.read(dir + "/t.pyz").map(\.name)
-    #expect(names == ["__main__.py", "main.py", "main.pyc", "pkg/__init__.py", "pkg/__init__.pyc", "pkg/data.json"], "\(names)")
+    #expect(
+      names == ["__main__.py", "main.py", "main.pyc", "pkg/__init__.py", "pkg/__init__.pyc", "pkg/data.json"],
+      "\(names)")
     let out = try run("/usr/bin/python3.11", [dir + "/t.pyz"])
     #expect(out.status == 0 && out.stdout == #"{"answer": [2, 3]}"# + "\n", "\(out.output)")
   }
@@ -46,32 +48,45 @@ import Testing
       String(readText(dir + "/" + path).prefix { $0 != ":" })
     }
 
-    try tool("make-archive", ["pyz", "--sources", "sources.json", "--main", "main", "--output", "t.pyz", "--depfile", "t.pyz.d"])
+    try tool(
+      "make-archive",
+      ["pyz", "--sources", "sources.json", "--main", "main", "--output", "t.pyz", "--depfile", "t.pyz.d"])
     #expect(depfileTarget("t.pyz.d") == "t.pyz")
     #expect(readText(dir + "/t.pyz.d").contains("src/main.py"))
 
     try tool(
       "collect-artifacts",
-      ["--layer", "runtime", "--python", "/usr/bin/python3.11", "--lib-dir", "/lib/x86_64-linux-gnu", "--allowlist",
-       Repo.root + "/gn_templates/default_allowlist.txt", "--output", "rt.json", "--exclusion-report", "excluded.txt",
-       "--depfile", "rt.json.d"])
-    #expect(readText(dir + "/excluded.txt").contains("lib-dynload/nis.cpython-311-x86_64-linux-gnu.so\tmodule exclusion 'nis'"))
+      [
+        "--layer", "runtime", "--python", "/usr/bin/python3.11", "--lib-dir", "/lib/x86_64-linux-gnu", "--allowlist",
+        Repo.root + "/gn_templates/default_allowlist.txt", "--output", "rt.json", "--exclusion-report", "excluded.txt",
+        "--depfile", "rt.json.d",
+      ])
+    #expect(
+      readText(dir + "/excluded.txt").contains(
+        "lib-dynload/nis.cpython-311-x86_64-linux-gnu.so\tmodule exclusion 'nis'"))
     #expect(readText(dir + "/excluded.txt").contains("python/lib/python3.11/ensurepip\tstdlib exclusion 'ensurepip'"))
     #expect(depfileTarget("rt.json.d") == "rt.json")
     let depfile = readText(dir + "/rt.json.d")
-    #expect(depfile.contains("/usr/lib/python3.11 ") || depfile.contains("/usr/lib/python3.11\n"), "scanned dirs are inputs")
+    #expect(
+      depfile.contains("/usr/lib/python3.11 ") || depfile.contains("/usr/lib/python3.11\n"), "scanned dirs are inputs")
     let runtime = try BundleManifest.read(dir + "/rt.json")
     let runtimePaths = Set(runtime.entries.map(\.path))
-    #expect(runtimePaths.isSuperset(of: ["python/bin/python3.11", "python/bin/python3.11._pth",
-                                         "python/lib/python3.11/os.py", "python/lib/libexpat.so.1"]))
+    #expect(
+      runtimePaths.isSuperset(of: [
+        "python/bin/python3.11", "python/bin/python3.11._pth",
+        "python/lib/python3.11/os.py", "python/lib/libexpat.so.1",
+      ]))
     #expect(runtime.entries.allSatisfy { $0.path.hasPrefix("python/") })
     #expect(runtime.excluded.contains { $0.path.hasSuffix("lib-dynload/nis.cpython-311-x86_64-linux-gnu.so") })
     #expect(!runtimePaths.contains { $0.contains("/idlelib/") || $0.contains("/__pycache__/") })
 
     try tool(
       "collect-artifacts",
-      ["--layer", "test", "--runtime-manifest", "rt.json", "--extension-list", "extensions.json", "--data",
-       "src/data.txt=data/data.txt", "--lib-dir", "/lib/x86_64-linux-gnu", "--output", "m.json", "--depfile", "m.json.d"])
+      [
+        "--layer", "test", "--runtime-manifest", "rt.json", "--extension-list", "extensions.json", "--data",
+        "src/data.txt=data/data.txt", "--lib-dir", "/lib/x86_64-linux-gnu", "--output", "m.json", "--depfile",
+        "m.json.d",
+      ])
     let manifest = try BundleManifest.read(dir + "/m.json")
     #expect(manifest.entries.map(\.path) == ["data/data.txt"])
     #expect(manifest.interpreter == "python/bin/python3.11")
@@ -81,8 +96,10 @@ import Testing
     // covers the default (bytecode only, packed).
     try tool(
       "make-archive",
-      ["payload", "--manifest", "rt.json", "--compression-level", "0", "--no-bytecode", "--output", "rt.zip",
-       "--depfile", "rt.zip.d"])
+      [
+        "payload", "--manifest", "rt.json", "--compression-level", "0", "--no-bytecode", "--output", "rt.zip",
+        "--depfile", "rt.zip.d",
+      ])
     try tool(
       "make-archive",
       ["payload", "--manifest", "m.json", "--runtime", "rt.zip", "--output", "p.zip", "--depfile", "p.zip.d"])
@@ -95,9 +112,11 @@ import Testing
 
     try tool(
       "ldd-allowlist-check",
-      ["--label", "//t:t", "--stem", try Repo.tool("lacewing-stem"), "--payload", "p.zip", "--manifest", "m.json",
-       "--manifest", "rt.json", "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt", "--output",
-       "check.txt", "--depfile", "check.txt.d"])
+      [
+        "--label", "//t:t", "--stem", try Repo.tool("lacewing-stem"), "--payload", "p.zip", "--manifest", "m.json",
+        "--manifest", "rt.json", "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt", "--output",
+        "check.txt", "--depfile", "check.txt.d",
+      ])
     #expect(depfileTarget("check.txt.d") == "check.txt")
     #expect(readText(dir + "/check.txt").hasPrefix("checked "))
 
@@ -107,8 +126,10 @@ import Testing
     ]
     try tool(
       "fuse-stub",
-      fuse + ["--after", "check.txt", "--output", "bundle", "--size-report", "size.json", "--size-table", "size.txt",
-              "--depfile", "bundle.d"])
+      fuse + [
+        "--after", "check.txt", "--output", "bundle", "--size-report", "size.json", "--size-table", "size.txt",
+        "--depfile", "bundle.d",
+      ])
     #expect(depfileTarget("bundle.d") == "bundle")
     #expect(readText(dir + "/bundle.d").contains("t.pyz"))
     let r = try run(dir + "/bundle", ["7"], environment: environment(["LACEWING_CACHE_DIR": dir + "/cache"]))
@@ -124,7 +145,8 @@ import Testing
     #expect(readText(dir + "/size.json").contains("\"total_bytes\""))
 
     // Running a tool again on the same inputs leaves its output untouched.
-    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1)], ofItemAtPath: dir + "/bundle")
+    try FileManager.default.setAttributes(
+      [.modificationDate: Date(timeIntervalSince1970: 1)], ofItemAtPath: dir + "/bundle")
     try tool("fuse-stub", fuse + ["--output", "bundle"])
     let mtime = try FileManager.default.attributesOfItem(atPath: dir + "/bundle")[.modificationDate] as? Date
     #expect(mtime == Date(timeIntervalSince1970: 1))

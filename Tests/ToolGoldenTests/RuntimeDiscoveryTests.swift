@@ -17,9 +17,11 @@ import Testing
     // is the copy the interpreter runs with (its RUNPATH names prefix/lib).
     let r = try run(
       try Repo.tool("collect-artifacts"),
-      ["--layer", "runtime", "--python", python, "--lib-dir", "/lib/x86_64-linux-gnu", "--lib-dir",
-       "/usr/lib/x86_64-linux-gnu", "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt", "--output",
-       "rt.json", "--depfile", "rt.json.d"], directory: dir)
+      [
+        "--layer", "runtime", "--python", python, "--lib-dir", "/lib/x86_64-linux-gnu", "--lib-dir",
+        "/usr/lib/x86_64-linux-gnu", "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt", "--output",
+        "rt.json", "--depfile", "rt.json.d",
+      ], directory: dir)
     #expect(r.status == 0, "\(r.stderr)")
     let manifest = try BundleManifest.read(dir + "/rt.json")
     let libpython = manifest.entries.first { $0.path == "python/lib/libpython3.11.so.1.0" }
@@ -33,10 +35,14 @@ import Testing
     // No --lib-dir at all: libpython is still found, from the prefix.
     let bare = try run(
       try Repo.tool("collect-artifacts"),
-      ["--layer", "runtime", "--python", python, "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt",
-       "--output", "bare.json"], directory: dir)
+      [
+        "--layer", "runtime", "--python", python, "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt",
+        "--output", "bare.json",
+      ], directory: dir)
     #expect(bare.status == 0, "\(bare.stderr)")
-    let bareLibpython = try BundleManifest.read(dir + "/bare.json").entries.first { $0.path == "python/lib/libpython3.11.so.1.0" }
+    let bareLibpython = try BundleManifest.read(dir + "/bare.json").entries.first {
+      $0.path == "python/lib/libpython3.11.so.1.0"
+    }
     #expect(bareLibpython?.source == ownCopy)
   }
 }

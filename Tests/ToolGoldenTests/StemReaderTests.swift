@@ -29,8 +29,10 @@ import Testing
     let bundle = dir + "/bundle"
     let r = try run(
       try Repo.tool("fuse-stub"),
-      ["--stem", try Repo.tool("lacewing-stem"), "--payload", zip, "--manifest", manifestPath, "--main",
-       "test/hello.pyz", "--output", bundle])
+      [
+        "--stem", try Repo.tool("lacewing-stem"), "--payload", zip, "--manifest", manifestPath, "--main",
+        "test/hello.pyz", "--output", bundle,
+      ])
     #expect(r.status == 0, "\(r.stderr)")
     return bundle
   }
@@ -46,7 +48,9 @@ import Testing
     #expect(entries.count == 1 && entries[0].hasPrefix(BundleLayout.cacheKeyPrefix), "\(entries)")
     let root = cache + "/" + entries[0]
     for file in ["python/bin/cat", "test/hello.pyz", "data/nested/deep/big.txt"] {
-      #expect(FileManager.default.contents(atPath: root + "/" + file) == FileManager.default.contents(atPath: tree + "/" + file))
+      #expect(
+        FileManager.default.contents(atPath: root + "/" + file)
+          == FileManager.default.contents(atPath: tree + "/" + file))
     }
     #expect(FileManager.default.isExecutableFile(atPath: root + "/python/bin/cat"))
     #expect(!FileManager.default.isExecutableFile(atPath: root + "/test/hello.pyz"))
@@ -72,7 +76,10 @@ import Testing
     try Self.makeTree(dir + "/tree")
     let paths = ["python/bin/cat", "test/hello.pyz", "data/nested/deep/big.txt"]
     var m = Self.manifest(paths)
-    m.entries = paths.map { BundleManifest.Entry(path: $0, kind: .data, source: dir + "/tree/" + $0, mode: $0 == "python/bin/cat" ? 0o755 : 0o644) }
+    m.entries = paths.map {
+      BundleManifest.Entry(
+        path: $0, kind: .data, source: dir + "/tree/" + $0, mode: $0 == "python/bin/cat" ? 0o755 : 0o644)
+    }
     try m.encoded().write(to: URL(fileURLWithPath: dir + "/m.json"))
     let r = try run(
       try Repo.tool("make-archive"),
@@ -84,11 +91,15 @@ import Testing
     // The listing agrees with libzip's reading of the same payload.
     let list = try run(bundle, [], environment: environment(["LACEWING_LIST": "1"]))
     #expect(list.status == 0)
-    let listed = list.stdout.split(separator: "\n").dropFirst(4).map { $0.split(separator: " ").last.map(String.init) ?? "" }
+    let listed = list.stdout.split(separator: "\n").dropFirst(4).map {
+      $0.split(separator: " ").last.map(String.init) ?? ""
+    }
     // fuse-stub adds the test's launcher's ._pth and pyvenv.cfg
     // (lacewing_format.h); the merge sorts.
     let launcher = try BundleLayout.launcher(interpreter: "python/bin/cat", pyz: "test/hello.pyz").path
-    let added = [launcher + "._pth", (launcher as NSString).deletingLastPathComponent + "/" + BundleLayout.launcherVenv]
+    let added = [
+      launcher + "._pth", (launcher as NSString).deletingLastPathComponent + "/" + BundleLayout.launcherVenv,
+    ]
     #expect(listed == ((try ZipContents.read(dir + "/payload.zip")).map(\.name) + added).sorted(), "\(listed)")
   }
 

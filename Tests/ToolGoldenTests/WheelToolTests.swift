@@ -24,7 +24,8 @@ import Testing
     try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
     try writeText("import fake\n", to: dir + "/main.py")
     return try run(
-      try Repo.tool("make-archive"), ["pyz", "--sources", "sources.json", "--main", "main", "--output", "t.pyz"] + args,
+      try Repo.tool("make-archive"),
+      ["pyz", "--sources", "sources.json", "--main", "main", "--output", "t.pyz"] + args,
       directory: dir)
   }
 
@@ -58,24 +59,43 @@ import Testing
   /// The tags follow the runtime the test layer is on: cp3X for CPython
   /// 3.X, py3 and py3X, and cp3Y-abi3 for any Y up to X. No interpreter is
   /// needed: collect-artifacts reads the runtime's name from its manifest.
-  @Test(arguments: [
-    ("python3.9", "fake-1.0-cp39-cp39-manylinux_2_17_x86_64.whl", nil),
-    ("python3.9", "fake-1.0-cp37-abi3-manylinux_2_17_x86_64.whl", nil),
-    ("python3.9", "fake-1.0-cp310-abi3-manylinux_2_17_x86_64.whl", "is built for cp310, not the bundled python3.9 (cp39)"),
-    ("python3.9", "fake-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "is built for cp311, not the bundled python3.9 (cp39)"),
-    ("python3.10", "fake-1.0-py310-none-any.whl", nil),
-    ("python3.10", "fake-1.0-cp39-cp39-manylinux_2_17_x86_64.whl", "is built for cp39, not the bundled python3.10 (cp310)"),
-    ("python3.12", "fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", nil),
-    ("python3.12", "fake-1.0-cp311-abi3-manylinux_2_17_x86_64.whl", nil),
-    ("python3.12", "fake-1.0-py3-none-any.whl", nil),
-    ("python3.12", "fake-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "is built for cp311, not the bundled python3.12 (cp312)"),
-    ("python3.12", "fake-1.0-cp313-abi3-manylinux_2_17_x86_64.whl", "is built for cp313, not the bundled python3.12 (cp312)"),
-    ("python3.12", "fake-1.0-cp312-cp311-manylinux_2_17_x86_64.whl", "needs the cp311 ABI, not python3.12's cp312"),
-    ("python3.13", "fake-1.0-cp313-cp313-manylinux_2_28_x86_64.whl", nil),
-    ("python3.13", "fake-1.0-cp39-abi3-manylinux_2_17_x86_64.whl", nil),
-    ("python3.13", "fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "is built for cp312, not the bundled python3.13 (cp313)"),
-    ("python3.13", "fake-1.0-cp313-cp313t-manylinux_2_17_x86_64.whl", "needs the cp313t ABI, not python3.13's cp313"),
-  ] as [(String, String, String?)])
+  @Test(
+    arguments: [
+      ("python3.9", "fake-1.0-cp39-cp39-manylinux_2_17_x86_64.whl", nil),
+      ("python3.9", "fake-1.0-cp37-abi3-manylinux_2_17_x86_64.whl", nil),
+      (
+        "python3.9", "fake-1.0-cp310-abi3-manylinux_2_17_x86_64.whl",
+        "is built for cp310, not the bundled python3.9 (cp39)"
+      ),
+      (
+        "python3.9", "fake-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "is built for cp311, not the bundled python3.9 (cp39)"
+      ),
+      ("python3.10", "fake-1.0-py310-none-any.whl", nil),
+      (
+        "python3.10", "fake-1.0-cp39-cp39-manylinux_2_17_x86_64.whl",
+        "is built for cp39, not the bundled python3.10 (cp310)"
+      ),
+      ("python3.12", "fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", nil),
+      ("python3.12", "fake-1.0-cp311-abi3-manylinux_2_17_x86_64.whl", nil),
+      ("python3.12", "fake-1.0-py3-none-any.whl", nil),
+      (
+        "python3.12", "fake-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "is built for cp311, not the bundled python3.12 (cp312)"
+      ),
+      (
+        "python3.12", "fake-1.0-cp313-abi3-manylinux_2_17_x86_64.whl",
+        "is built for cp313, not the bundled python3.12 (cp312)"
+      ),
+      ("python3.12", "fake-1.0-cp312-cp311-manylinux_2_17_x86_64.whl", "needs the cp311 ABI, not python3.12's cp312"),
+      ("python3.13", "fake-1.0-cp313-cp313-manylinux_2_28_x86_64.whl", nil),
+      ("python3.13", "fake-1.0-cp39-abi3-manylinux_2_17_x86_64.whl", nil),
+      (
+        "python3.13", "fake-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+        "is built for cp312, not the bundled python3.13 (cp313)"
+      ),
+      ("python3.13", "fake-1.0-cp313-cp313t-manylinux_2_17_x86_64.whl", "needs the cp313t ABI, not python3.13's cp313"),
+    ] as [(String, String, String?)])
   func wheelTagsFollowTheRuntimesVersion(runtime: String, name: String, refusal: String?) throws {
     let dir = try makeTemporaryDirectory("wheel-runtime")
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -103,10 +123,15 @@ import Testing
       return try Self.pyz(in: dir, ["--wheel-list", "wheels.json", "--wheel-lock", "lock"])
     }
     let missing = try pyz([dir + "/fake-1.0-py3-none-any.whl"], lock: "")
-    #expect(missing.status == 1 && missing.stderr.contains("no such wheel; fetch the pinned wheels with build/fetch-wheels.sh"), "\(missing.stderr)")
+    #expect(
+      missing.status == 1
+        && missing.stderr.contains("no such wheel; fetch the pinned wheels with build/fetch-wheels.sh"),
+      "\(missing.stderr)")
     let wheel = try Self.makeWheel("fake-1.0-py3-none-any.whl", in: dir)
     let unpinned = try pyz([wheel], lock: "other==1.0 --hash=sha256:\(String(repeating: "0", count: 64))\n")
-    #expect(unpinned.status == 1 && unpinned.stderr.contains("is not pinned in lock; add 'fake==1.0 --hash=sha256:...'"), "\(unpinned.stderr)")
+    #expect(
+      unpinned.status == 1 && unpinned.stderr.contains("is not pinned in lock; add 'fake==1.0 --hash=sha256:...'"),
+      "\(unpinned.stderr)")
     let digest = hexString(SHA256.hash(try readFile(wheel)))
     let pinned = try pyz([wheel], lock: "Fake==1.0 --hash=sha256:\(digest)  # the name as PyPI spells it\n")
     #expect(pinned.status == 0, "\(pinned.stderr)")
@@ -120,21 +145,29 @@ import Testing
     let native = try Self.makeWheel("native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", in: dir, pure: false)
     try writeText("[\"\(pure)\"]", to: dir + "/pure.json")
     try writeText("[\"\(native)\"]", to: dir + "/native.json")
-    let pyz = try Self.pyz(in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "pure.json", "--depfile", "t.pyz.d"])
+    let pyz = try Self.pyz(
+      in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "pure.json", "--depfile", "t.pyz.d"])
     #expect(pyz.status == 0, "\(pyz.stderr)")
     let names = try ZipContents.read(dir + "/t.pyz").map(\.name)
-    #expect(names.contains("fake/__init__.py") && names.contains("fake/__init__.pyc") && names.contains("fake-1.0.dist-info/METADATA"), "\(names)")
+    #expect(
+      names.contains("fake/__init__.py") && names.contains("fake/__init__.pyc")
+        && names.contains("fake-1.0.dist-info/METADATA"), "\(names)")
     #expect(readText(dir + "/t.pyz.d").contains(pure), "the wheel is a declared input")
 
     try BundleManifest(interpreter: "python/bin/python3.11", compiler: nil, entries: []).encoded()
       .write(to: URL(fileURLWithPath: dir + "/rt.json"))
     let collect = try run(
       try Repo.tool("collect-artifacts"),
-      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "pure.json", "--wheel-list", "native.json",
-       "--output", "m.json", "--depfile", "m.json.d"], directory: dir)
+      [
+        "--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "pure.json", "--wheel-list", "native.json",
+        "--output", "m.json", "--depfile", "m.json.d",
+      ], directory: dir)
     #expect(collect.status == 0, "\(collect.stderr)")
     let manifest = try BundleManifest.read(dir + "/m.json")
-    #expect(manifest.entries.map(\.path) == ["site/fake-1.0.dist-info/METADATA", "site/fake-1.0.dist-info/WHEEL", "site/fake/__init__.py"])
+    #expect(
+      manifest.entries.map(\.path) == [
+        "site/fake-1.0.dist-info/METADATA", "site/fake-1.0.dist-info/WHEEL", "site/fake/__init__.py",
+      ])
     #expect(manifest.entries.allSatisfy { $0.source == native && $0.member != nil })
     #expect(readText(dir + "/m.json.d").contains(native) && readText(dir + "/m.json.d").contains(pure))
   }
