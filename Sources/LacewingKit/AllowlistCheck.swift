@@ -36,10 +36,20 @@ public struct AllowlistCheck {
     public var library: String
     public var hostPath: String?
     public var bundledAt: String?
+    /// Set when a loader's RPATH reaches the library but another loader's
+    /// chain does not: "<reached through> <the loader that fails>".
+    public var someChains: (via: String, failing: String)?
+
+    public static func == (a: Problem, b: Problem) -> Bool { a.description == b.description }
 
     public var description: String {
       var line = "\(elf) needs \(library), which is neither reachable in the bundle nor on the allowlist"
-      if let bundledAt {
+      if let someChains {
+        line +=
+          "; the RPATH of \(someChains.via) reaches it, but not when \(someChains.failing) is what loads \(elf) "
+          + "first (ld.so searches the RPATHs of the chain that loaded it); give \(someChains.failing) that RPATH "
+          + "too, or \(elf) a RUNPATH of its own"
+      } else if let bundledAt {
         line += "; it is bundled at \(bundledAt) but \(elf) has no RUNPATH leading there"
       } else if let hostPath {
         line += "; found on the build host at \(hostPath)"
@@ -152,7 +162,7 @@ public struct AllowlistCheck {
     let allowlist = parseAllowlist(
       String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
     let bundle = try Bundle(options)
-    let resolved = resolve(bundle.elfs, bundlePaths: bundle.paths, allowlist: allowlist)
+    let (resolved, someChains) = resolve(bundle.elfs, bundlePaths: bundle.paths, allowlist: allowlist)
     var report = Report(elfCount: bundle.elfs.count, problems: [])
     var problems: [Problem] = []
     for (path, elf) in bundle.elfs {
@@ -167,7 +177,8 @@ public struct AllowlistCheck {
             Problem(
               elf: path, library: name,
               hostPath: hostLocation(name, source: bundle.sources[path], dirs: options.hostLibDirs),
-              bundledAt: bundle.paths.first { FS.basename($0) == name && !$0.hasPrefix(BundleLayout.testDir) }))
+              bundledAt: bundle.paths.first { FS.basename($0) == name && !$0.hasPrefix(BundleLayout.testDir) },
+              someChains: someChains[path + "\u{0}" + name]))
         }
       }
     }
@@ -207,10 +218,15 @@ public struct AllowlistCheck {
   /// up the chain, as ld.so does (numpy's extensions carry RPATH into
   /// numpy.libs/, whose libraries find each other through it). Loads found
   /// that way can enable further ones, so this runs until nothing changes.
+  /// ld.so follows the chain of whichever object loads an ELF first, which
+  /// the check cannot know, so a library found through a loader's RPATH
+  /// counts only when every chain of loaders reaches it; the others are
+  /// returned apart, with a loader reached through and one that fails.
   static func resolve(
     _ elfs: [(path: String, elf: ELFFile)], bundlePaths: Set<String>, allowlist: Set<String>
-  ) -> [String: String] {
+  ) -> (resolved: [String: String], someChains: [String: (via: String, failing: String)]) {
     var resolved: [String: String] = [:]
+    var viaLoader: [String: String] = [:]
     var loadedBy: [String: Set<String>] = [:]
     var changed = true
     while changed {
@@ -237,12 +253,38 @@ public struct AllowlistCheck {
           }
           guard let found else { continue }
           resolved[path + "\u{0}" + name] = found + (via.map { " (RPATH of \($0))" } ?? "")
+          viaLoader[path + "\u{0}" + name] = via
           loadedBy[found, default: []].insert(path)
           changed = true
         }
       }
     }
-    return resolved
+    // A chain above `object` that ends without an RPATH reaching `name`,
+    // as the object at its top; nil when every chain reaches it.
+    func failingChain(_ name: String, above object: String, seen: Set<String>) -> String? {
+      let loaders = (loadedBy[object] ?? []).sorted()
+      if loaders.isEmpty { return object }
+      for loader in loaders where !seen.contains(loader) {
+        let elf = elfs.first { $0.path == loader }?.elf
+        if let elf, elf.runpath.isEmpty,
+          resolveInBundle(name, from: loader, searchPath: elf.rpath, paths: bundlePaths) != nil
+        {
+          continue
+        }
+        if let failing = failingChain(name, above: loader, seen: seen.union([loader])) { return failing }
+      }
+      return nil
+    }
+    var someChains: [String: (via: String, failing: String)] = [:]
+    for key in viaLoader.keys.sorted() {
+      let parts = key.split(separator: "\u{0}").map(String.init)
+      guard let via = viaLoader[key], let failing = failingChain(parts[1], above: parts[0], seen: [parts[0]]) else {
+        continue
+      }
+      resolved[key] = nil
+      someChains[key] = (via, failing)
+    }
+    return (resolved, someChains)
   }
 
   /// Every unresolved library in one error, with the fix.

@@ -73,6 +73,54 @@ import Testing
     }
   }
 
+  /// Two loaders of deps/liba.so: ext/x.so's RPATH reaches deps/ (so liba's
+  /// libb.so resolves when x loads it first), ext/y.so's RUNPATH does not
+  /// pass on (so it does not when y does). ld.so follows whichever loaded
+  /// liba first, which the check cannot know: every chain must reach libb.
+  /// ldd agrees: through y, libb is not found.
+  @Test func aLibraryReachedThroughOnlySomeLoadChainsFailsTheCheck() throws {
+    let dir = try makeTemporaryDirectory("elf-chains")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for sub in ["tree/ext", "tree/deps"] {
+      try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+    }
+    func gcc(_ out: String, _ source: String, _ flags: [String]) throws {
+      try writeText(source, to: dir + "/src.c")
+      let r = try run("gcc", ["-shared", "-fPIC", "-o", dir + "/tree/" + out, dir + "/src.c"] + flags)
+      guard r.status == 0 else { throw TestSetupError("gcc: \(r.stderr)") }
+    }
+    let deps = "-L" + dir + "/tree/deps"
+    try gcc("deps/libb.so", "int b(void) { return 2; }\n", [])
+    try gcc("deps/liba.so", "int b(void);\nint a(void) { return b(); }\n", [deps, "-lb"])
+    try gcc(
+      "ext/x.so", "int a(void);\nint x(void) { return a(); }\n",
+      [deps, "-la", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../deps"])
+    try gcc(
+      "ext/y.so", "int a(void);\nint y(void) { return a(); }\n",
+      [deps, "-la", "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../deps"])
+    #expect(try run("ldd", [dir + "/tree/ext/x.so"]).stdout.contains("libb.so => /"))
+    #expect(try run("ldd", [dir + "/tree/ext/y.so"]).stdout.contains("libb.so => not found"))
+
+    func check(_ members: [String]) throws -> ProcessResult {
+      try? FileManager.default.removeItem(atPath: dir + "/p.zip")
+      _ = try run("zip", ["-q", dir + "/p.zip"] + members, directory: dir + "/tree")
+      return try run(
+        try Repo.tool("ldd-allowlist-check"),
+        [
+          "--label", "//t:chains", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+          Repo.root + "/gn_templates/default_allowlist.txt", "--output", dir + "/stamp.txt",
+        ])
+    }
+    let onlyX = try check(["ext/x.so", "deps/liba.so", "deps/libb.so"])
+    #expect(onlyX.status == 0, "\(onlyX.stderr)")
+    let both = try check(["ext/x.so", "ext/y.so", "deps/liba.so", "deps/libb.so"])
+    #expect(both.status == 3, "\(both.output)")
+    #expect(
+      both.stderr.contains(
+        "deps/liba.so needs libb.so, which is neither reachable in the bundle nor on the allowlist; the RPATH of "
+          + "ext/x.so reaches it, but not when ext/y.so is what loads deps/liba.so first"), "\(both.stderr)")
+  }
+
   /// glibc dlopens libgcc_s.so.1 when a thread ends through pthread_exit:
   /// a runtime's program must load it at start (bundled, as DT_NEEDED
   /// through its RUNPATH, which make-archive's `preload` adds) or take it
