@@ -31,14 +31,11 @@ import Testing
     return try run("readelf", ["-S", "-d", dir + "/extracted.so"]).stdout
   }
 
-  /// ext/x.so -> deps/liba.so -> deps/libb.so, where only x.so says where
-  /// deps/ is. With DT_RPATH, ld.so uses it for liba's dependency too
-  /// (numpy's wheels rely on that); with DT_RUNPATH it does not. The check
-  /// must agree with ldd, which runs the real loader, both ways.
-  @Test(arguments: [("--disable-new-dtags", true), ("--enable-new-dtags", false)])
-  func rpathIsInheritedDownTheLoadChainAndRunpathIsNot(dtags: String, resolves: Bool) throws {
-    let dir = try makeTemporaryDirectory("elf-chain")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
+  /// Builds dir/tree/deps/libb.so, deps/liba.so (needing libb, with no
+  /// search path of its own) and, per loader, ext/NAME.so needing liba with
+  /// `$ORIGIN/../deps` as DT_RPATH (--disable-new-dtags) or DT_RUNPATH
+  /// (--enable-new-dtags).
+  func chainTree(_ dir: String, loaders: [String: String]) throws {
     for sub in ["tree/ext", "tree/deps"] {
       try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
     }
@@ -47,11 +44,25 @@ import Testing
       let r = try run("gcc", ["-shared", "-fPIC", "-o", dir + "/tree/" + out, dir + "/src.c"] + flags)
       guard r.status == 0 else { throw TestSetupError("gcc: \(r.stderr)") }
     }
+    let deps = "-L" + dir + "/tree/deps"
     try gcc("deps/libb.so", "int b(void) { return 2; }\n", [])
-    try gcc("deps/liba.so", "int b(void);\nint a(void) { return b(); }\n", ["-L" + dir + "/tree/deps", "-lb"])
-    try gcc(
-      "ext/x.so", "int a(void);\nint x(void) { return a(); }\n",
-      ["-L" + dir + "/tree/deps", "-la", "-Wl,\(dtags),-rpath,$ORIGIN/../deps"])
+    try gcc("deps/liba.so", "int b(void);\nint a(void) { return b(); }\n", [deps, "-lb"])
+    for (name, dtags) in loaders.sorted(by: { $0.key < $1.key }) {
+      try gcc(
+        "ext/\(name).so", "int a(void);\nint \(name)(void) { return a(); }\n",
+        [deps, "-la", "-Wl,\(dtags),-rpath,$ORIGIN/../deps"])
+    }
+  }
+
+  /// ext/x.so -> deps/liba.so -> deps/libb.so, where only x.so says where
+  /// deps/ is. With DT_RPATH, ld.so uses it for liba's dependency too
+  /// (numpy's wheels rely on that); with DT_RUNPATH it does not. The check
+  /// must agree with ldd, which runs the real loader, both ways.
+  @Test(arguments: [("--disable-new-dtags", true), ("--enable-new-dtags", false)])
+  func rpathIsInheritedDownTheLoadChainAndRunpathIsNot(dtags: String, resolves: Bool) throws {
+    let dir = try makeTemporaryDirectory("elf-chain")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try chainTree(dir, loaders: ["x": dtags])
     let ldd = try run("ldd", [dir + "/tree/ext/x.so"]).stdout
     #expect(
       ldd.contains("libb.so => /") == resolves && ldd.contains("libb.so => not found") != resolves, "ldd says: \(ldd)")
@@ -81,23 +92,7 @@ import Testing
   @Test func aLibraryReachedThroughOnlySomeLoadChainsFailsTheCheck() throws {
     let dir = try makeTemporaryDirectory("elf-chains")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    for sub in ["tree/ext", "tree/deps"] {
-      try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
-    }
-    func gcc(_ out: String, _ source: String, _ flags: [String]) throws {
-      try writeText(source, to: dir + "/src.c")
-      let r = try run("gcc", ["-shared", "-fPIC", "-o", dir + "/tree/" + out, dir + "/src.c"] + flags)
-      guard r.status == 0 else { throw TestSetupError("gcc: \(r.stderr)") }
-    }
-    let deps = "-L" + dir + "/tree/deps"
-    try gcc("deps/libb.so", "int b(void) { return 2; }\n", [])
-    try gcc("deps/liba.so", "int b(void);\nint a(void) { return b(); }\n", [deps, "-lb"])
-    try gcc(
-      "ext/x.so", "int a(void);\nint x(void) { return a(); }\n",
-      [deps, "-la", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../deps"])
-    try gcc(
-      "ext/y.so", "int a(void);\nint y(void) { return a(); }\n",
-      [deps, "-la", "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../deps"])
+    try chainTree(dir, loaders: ["x": "--disable-new-dtags", "y": "--enable-new-dtags"])
     #expect(try run("ldd", [dir + "/tree/ext/x.so"]).stdout.contains("libb.so => /"))
     #expect(try run("ldd", [dir + "/tree/ext/y.so"]).stdout.contains("libb.so => not found"))
 
