@@ -31,13 +31,19 @@ let package = Package(
   ],
   targets: [
     .target(name: "LacewingFormat"),
+    // Zstandard, vendored (Sources/CZstd/README.md): the tools pack the
+    // runtime with it; the stem compiles its decoder into StemSupport.
+    .target(name: "CZstd", exclude: ["README.md", "LICENSE", "COPYING"]),
     .target(
-      name: "StemSupport", dependencies: ["LacewingFormat"],
-      linkerSettings: [.linkedLibrary("z"), .linkedLibrary("lzma")]),
+      name: "StemSupport", dependencies: ["LacewingFormat"], exclude: ["zstd_decoder.inc"],
+      // Sized like the Swift code: the decoder is most of this target, and
+      // every bundle carries it.
+      cSettings: [.unsafeFlags(["-Os", "-ffunction-sections", "-fdata-sections"])],
+      linkerSettings: [.linkedLibrary("z")]),
     .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-    .systemLibrary(name: "CLiblzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
-    .target(name: "LacewingKit", dependencies: ["LacewingFormat", "CLibzip", "CLibcrypto", "CLiblzma"]),
+    .target(name: "LacewingKit", dependencies: ["LacewingFormat", "CLibzip", "CLibcrypto", "CZlib", "CZstd"]),
     // What the four tools share on the command line (--output, --depfile,
     // errors as exit codes); LacewingKit stays free of ArgumentParser.
     .target(
@@ -55,7 +61,7 @@ let package = Package(
       // itself and costs as little as possible in every bundle.
       linkerSettings: [
         .unsafeFlags([
-          "-Xclang-linker", "-static", "-Xlinker", "--strip-all",
+          "-Xclang-linker", "-static", "-Xlinker", "--strip-all", "-Xlinker", "--gc-sections",
           // SwiftPM always passes -pie, which a static link ignores.
           "-Xclang-linker", "-Wno-unused-command-line-argument",
         ])

@@ -9,7 +9,6 @@ packages=(
   libzip-dev       # the build tools write zips with libzip
   libssl-dev       # and hash payloads with libcrypto's SHA-256
   zlib1g-dev       # libz.a: the static stem inflates with zlib
-  liblzma-dev      # liblzma.a: and unpacks the xz-packed runtime layer
   patchelf         # $ORIGIN RUNPATHs on bundled ELFs
   python3.11       # the default runtime to bundle
   python3.11-dev   # its headers, for the test's C extension

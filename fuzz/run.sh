@@ -17,12 +17,16 @@ module StemSupport {
 }
 MAP
 if [ ! -x "$work/stem-fuzzer" ] || [ -n "$(find Sources/lacewing-stem Sources/StemSupport Sources/LacewingFormat fuzz -newer "$work/stem-fuzzer" -type f | head -1)" ]; then
-  clang -c -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/LacewingFormat/include -I Sources/StemSupport/include \
-    Sources/StemSupport/stem_support.c -o "$work/stem_support.o"
+  for c in stem_support zstd_decoder; do
+    clang -c -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/LacewingFormat/include -I Sources/StemSupport/include \
+      "Sources/StemSupport/$c.c" -o "$work/$c.o"
+  done
+  clang -c -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/LacewingFormat/include \
+    Sources/LacewingFormat/lacewing_format.c -o "$work/lacewing_format.o"
   swiftc -sanitize=fuzzer,address -parse-as-library -O -g -suppress-warnings \
     -Xcc -fmodule-map-file="$work/module/module.modulemap" -Xcc -I"$PWD/Sources/LacewingFormat/include" \
-    fuzz/StemFuzzer.swift Sources/lacewing-stem/{Sys,BundleImage,ZipReader,Extractor}.swift \
-    "$work/stem_support.o" -lz -llzma -o "$work/stem-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
+    fuzz/StemFuzzer.swift Sources/lacewing-stem/{Sys,BundleImage,ZipReader,Extractor,PackExtractor}.swift \
+    "$work"/{stem_support,zstd_decoder,lacewing_format}.o -lz -o "$work/stem-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
 fi
 
 # Seeds: small real bundles (stem + payload + config + trailer).
@@ -41,6 +45,15 @@ if [ -z "$(ls -A "$work/corpus")" ]; then
     "$tools/fuse-stub" --stem "$seed/stem" --payload "$seed/$z.zip" --manifest "$seed/m.json" \
       --main test/hello.pyz --env DATA=data --output "$work/corpus/$z"
   done
+  # A runtime-only bundle with a packed layer (one zstd frame, an
+  # x86-filtered ELF in it): the stem's streaming unpacker is fuzzed too.
+  head -c 6000 /bin/true > "$seed/tree/python/bin/elf"
+  printf '{"formatVersion":1,"interpreter":"python/bin/cat","modulePath":[],"entries":[{"path":"python/bin/cat","kind":"data","mode":493,"source":"%s"},{"path":"python/bin/elf","kind":"data","mode":420,"source":"%s"},{"path":"python/lib/text.txt","kind":"data","mode":420,"source":"%s"}],"excluded":[]}' \
+    "$seed/tree/python/bin/cat" "$seed/tree/python/bin/elf" "$seed/tree/data/nested/text.txt" > "$seed/rt.json"
+  "$tools/make-archive" payload --manifest "$seed/rt.json" --pack --pack-level 3 --pack-index "$seed/index.json" \
+    --no-bytecode --output "$seed/runtime.zip"
+  "$tools/fuse-stub" --stem "$seed/stem" --payload "$seed/runtime.zip" --manifest "$seed/rt.json" \
+    --runtime-index "$seed/index.json" --shared-runtime --output "$work/corpus/packed"
 fi
 
 export LACEWING_FUZZ_SCRATCH="$work/scratch"

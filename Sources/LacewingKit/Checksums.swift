@@ -1,5 +1,5 @@
 import CLibcrypto
-import CLiblzma
+import CZlib
 
 /// SHA-256, from OpenSSL's libcrypto: the digest that keys the stem's cache,
 /// computed over every payload on every rebuild, so its speed is part of a
@@ -36,11 +36,20 @@ public struct SHA256: ~Copyable {
   }
 }
 
-/// zip's CRC-32 (zlib's polynomial), from liblzma, so the tools, the stem
-/// (which uses zlib's) and every zip reader agree.
+/// zip's CRC-32, from zlib, the code the stem checks entries with.
 public enum CRC32 {
   public static func checksum<Bytes: Collection>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
-    withContiguousBytes(bytes) { lzma_crc32($0.baseAddress, $0.count, 0) }
+    withContiguousBytes(bytes) { buffer in
+      // zlib counts in uInt: a buffer past 4 GiB goes in pieces.
+      var crc: uLong = 0
+      var rest = UnsafeBufferPointer(rebasing: buffer[...])
+      repeat {
+        let n = min(rest.count, Int(UInt32.max))
+        crc = crc32(crc, rest.baseAddress, uInt(n))
+        rest = UnsafeBufferPointer(rebasing: rest[(rest.startIndex + n)...])
+      } while !rest.isEmpty
+      return UInt32(truncatingIfNeeded: crc)
+    }
   }
 }
 

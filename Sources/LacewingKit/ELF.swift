@@ -21,6 +21,14 @@ public struct ELFFile: Equatable, Sendable {
     data.count >= 4 && data.prefix(4).elementsEqual([0x7F, 0x45, 0x4C, 0x46])
   }
 
+  /// A 64-bit little-endian ELF for x86-64 (e_machine 62): the code the
+  /// pack's branch filter knows.
+  public static func isX64(_ data: Data) -> Bool {
+    let b = data.startIndex
+    return data.count >= 20 && isELF(data) && data[b + 4] == 2 && data[b + 5] == 1 && data[b + 18] == 62
+      && data[b + 19] == 0
+  }
+
   /// Where ld.so looks for this file's own DT_NEEDED before the system
   /// paths: DT_RUNPATH, or DT_RPATH when there is no RUNPATH.
   public var searchPath: [String] { runpath.isEmpty ? rpath : runpath }

@@ -11,10 +11,12 @@ public enum PayloadArchive {
     /// A runtime layer (a payload built from a runtime manifest) whose
     /// entries join this payload as they are stored.
     public var runtime: String?
-    /// Deflate level 1-9, or 0 to store; with `pack`, the xz preset.
+    /// Deflate level 1-9, or 0 to store.
     public var compressionLevel = 9
-    /// Pack a runtime layer into one xz stream (lacewing_format.h).
+    /// Pack a runtime layer into one zstd frame (lacewing_format.h).
     public var pack = false
+    /// With `pack`: the zstd level, 1-22.
+    public var packLevel = 19
     /// With `pack`: where to write what the pack holds, for size reports.
     public var packIndex: String?
     public var compileBytecode = true
@@ -68,8 +70,8 @@ public enum PayloadArchive {
   /// With a `runtime` zip (a runtime layer built by this same function),
   /// its entries are copied compressed, as they are, next to the manifest's.
   /// With `pack` (a runtime layer), the files go into one zip of stored
-  /// entries compressed as a single xz stream, python.pack (see
-  /// lacewing_format.h), at xz preset `compressionLevel` (all `options`).
+  /// (or x86-filtered) entries compressed as a single zstd frame,
+  /// python.pack (see lacewing_format.h), at `packLevel` (all `options`).
   static func build(_ manifest: BundleManifest, _ options: Options, workDir: String) throws(LacewingError) -> Result {
     try FS.makeFreshDirectory(workDir)
     defer { try? FileManager.default.removeItem(atPath: workDir) }
@@ -179,8 +181,8 @@ public enum PayloadArchive {
     return compiled.compilerInputs
   }
 
-  /// The payload zip of `files`, sorted: packed into one xz stream, or
-  /// deflated and merged with the `runtime` layer's entries as stored.
+  /// The payload zip of `files`: packed into one zstd frame, or deflated,
+  /// sorted and merged with the `runtime` layer's entries as stored.
   private static func archive(_ files: [String: (data: Data, mode: Int)], _ options: Options, workDir: String)
     throws(LacewingError) -> Result
   {
@@ -190,6 +192,21 @@ public enum PayloadArchive {
     if pack, let stray = files.keys.sorted().first(where: { !$0.hasPrefix(LW_RUNTIME_PREFIX) }) {
       throw LacewingError(.badInput, "\(stray) is not under \(LW_RUNTIME_PREFIX); only a runtime layer can be packed")
     }
+    if pack && !files.isEmpty {
+      // In the pack's order (lacewing_format.h): other files by name, then
+      // the ELFs, largest first.
+      let names = files.keys.sorted()
+      let isELF = { (name: String) in ELFFile.isELF(files[name]!.data) }
+      let elves = names.filter(isELF).sorted { (files[$0]!.data.count, $1) > (files[$1]!.data.count, $0) }
+      let ordered = (names.filter { !isELF($0) } + elves).map {
+        ZipMerge.StoredFile(packMember: $0, data: files[$0]!.data, mode: files[$0]!.mode)
+      }
+      let packed = try ZipMerge.StoredFile(
+        path: LW_RUNTIME_PACK, zstd: try ZipMerge.archive(inOrder: ordered), level: options.packLevel)
+      var result = Result(data: try ZipMerge.merge([], adding: [packed]), inputs: [])
+      result.packIndex = names.map { PackedFile(path: $0, size: files[$0]!.data.count) }
+      return result
+    }
     var zips: [(label: String, data: Data)] = []
     if let runtime { zips.append((runtime, try FS.read(runtime, what: "runtime layer"))) }
     // libzip writes no file at all for an empty archive.
@@ -197,16 +214,10 @@ public enum PayloadArchive {
       let zipPath = workDir + "/payload.zip"
       let writer = try ZipWriter(path: zipPath)
       for name in files.keys.sorted() {
-        try writer.add(name, files[name]!.data, mode: files[name]!.mode, compressionLevel: pack ? 0 : compressionLevel)
+        try writer.add(name, files[name]!.data, mode: files[name]!.mode, compressionLevel: compressionLevel)
       }
       try writer.close()
       let own = try FS.read(zipPath, what: "payload just written")
-      if pack {
-        let packed = try ZipMerge.StoredFile(path: LW_RUNTIME_PACK, xz: own, preset: compressionLevel)
-        var result = Result(data: try ZipMerge.merge([], adding: [packed]), inputs: [])
-        result.packIndex = files.keys.sorted().map { PackedFile(path: $0, size: files[$0]!.data.count) }
-        return result
-      }
       if runtime == nil { return Result(data: own, inputs: []) }
       zips.append(("this bundle's own files", own))
     }

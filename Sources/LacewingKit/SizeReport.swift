@@ -29,7 +29,7 @@ public struct SizeReport: Codable, Equatable, Sendable {
   public var categories: [Category]
   public var largest: [Item]
 
-  static let pack = "runtime pack (xz)"
+  static let pack = "runtime pack (zstd)"
   static let overhead = "zip directory, config, trailer"
 
   /// In the order the table lists them.

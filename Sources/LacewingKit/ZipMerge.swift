@@ -4,8 +4,8 @@ import LacewingFormat
 /// Joins zips entry by entry as they are stored: no entry is inflated or
 /// compressed again, so adding a test to a 10 MB runtime layer costs a copy.
 public enum ZipMerge {
-  /// A file to add: stored as it is (a .pyz is a zip already), or packed
-  /// into one xz stream (method 95).
+  /// A file to add: stored as it is (a .pyz is a zip already), packed into
+  /// one zstd frame (method 93), or, inside a pack, through the x86 filter.
   public struct StoredFile {
     public var path: String
     public var mode: Int
@@ -23,15 +23,46 @@ public enum ZipMerge {
       bytes = data
     }
 
-    /// xz preset 0-9, as `xz -N`.
-    public init(path: String, xz data: Data, preset: Int, mode: Int = 0o644) throws(LacewingError) {
-      self.path = path
-      self.mode = mode
-      method = Int(LW_ZIP_METHOD_XZ)
-      crc = Int(CRC32.checksum(data))
-      size = data.count
-      bytes = try XZ.compress(data, preset: preset)
+    /// A runtime pack (lacewing_format.h) at zstd `level`.
+    public init(path: String, zstd data: Data, level: Int, mode: Int = 0o644) throws(LacewingError) {
+      self.init(path: path, data: data, mode: mode)
+      method = Int(LW_ZIP_METHOD_ZSTD)
+      bytes = try Zstd.compress(data, level: level)
     }
+
+    /// `compressed`, already encoded by `method`, standing for `data`: for
+    /// tests that write what no tool of ours would.
+    public init(path: String, method: Int, compressed: Data, of data: Data, mode: Int = 0o644) {
+      self.init(path: path, data: data, mode: mode)
+      self.method = method
+      bytes = compressed
+    }
+
+    /// A member of a runtime pack: an x86-64 ELF goes through the branch
+    /// filter (lacewing_format.h), anything else is stored.
+    public init(packMember path: String, data: Data, mode: Int) {
+      self.init(path: path, data: data, mode: mode)
+      guard ELFFile.isX64(data) else { return }
+      method = Int(LW_ZIP_METHOD_X86)
+      bytes = X86Filter.apply(data, encode: true)
+    }
+
+    /// Back to the file it was, for readers of an unpacked pack (libzip
+    /// knows no filter): stored, the filter undone.
+    func unfiltered() -> StoredFile {
+      guard method == Int(LW_ZIP_METHOD_X86) else { return self }
+      return StoredFile(path: path, data: X86Filter.apply(bytes, encode: false), mode: mode)
+    }
+  }
+
+  /// The pack's own zip: `files` in the order given (lacewing_format.h:
+  /// the layout is part of how small it compresses).
+  public static func archive(inOrder files: [StoredFile]) throws(LacewingError) -> Data {
+    try write(
+      files.map { f in
+        let (local, record) = storedEntry(f)
+        return (f.path, local, record)
+      })
   }
 
   /// Entries come out sorted by name, as make-archive writes them; a name
@@ -64,6 +95,10 @@ public enum ZipMerge {
       items.append((f.path, local, record))
     }
     items.sort { $0.name < $1.name }
+    return try write(items)
+  }
+
+  private static func write(_ items: [(name: String, local: Data, record: Data)]) throws(LacewingError) -> Data {
     var out = Data()
     out.reserveCapacity(items.reduce(0) { $0 + $1.local.count + $1.record.count } + 22)
     var offsets: [Int] = []
@@ -94,7 +129,8 @@ public enum ZipMerge {
   /// DOS date 1980-01-01 00:00 (as make-archive's entries), Unix mode.
   static func storedEntry(_ f: StoredFile) -> (local: Data, record: Data) {
     let name = Data(f.path.utf8)
-    // APPNOTE: version 6.3 is needed to extract an XZ entry, 2.0 otherwise.
+    // APPNOTE: version 6.3 is needed to extract a Zstandard entry, 2.0 a
+    // stored one (and our own filtered members, which no one else reads).
     let version = f.method == 0 ? 20 : 63
     // Local and central headers share these fields, in this order.
     func common(_ d: inout Data, at o: Int) {

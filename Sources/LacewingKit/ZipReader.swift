@@ -103,12 +103,13 @@ public enum ZipContents {
 
 /// A payload in memory with a packed runtime layer read through: the pack's
 /// files count as entries of the payload, the pack itself does not. The
-/// pack is unpacked once, here (xz -9 of a runtime takes a third of a second
-/// to decode), however often the contents are asked for.
+/// pack is unpacked once, here, however often the contents are asked for,
+/// and its filtered members are restored, so libzip reads it as any zip.
 struct PayloadContents {
   let payload: Data
   let label: String
-  /// The packed runtime layer's zip, unpacked; nil without a pack.
+  /// The packed runtime layer's zip, unpacked, every member stored as
+  /// extracted; nil without a pack.
   let unpacked: Data?
 
   /// `label` names the payload in errors.
@@ -116,10 +117,33 @@ struct PayloadContents {
     self.payload = payload
     self.label = label
     if let pack = try ZipIndex.entries(payload).first(where: { $0.name == LW_RUNTIME_PACK }) {
-      unpacked = try XZ.decompress(pack.data(in: payload), size: pack.size)
+      unpacked = try Self.restored(Zstd.decompress(pack.data(in: payload), size: pack.size), label: label)
     } else {
       unpacked = nil
     }
+  }
+
+  /// The pack's zip with the x86 filter undone and its members stored.
+  private static func restored(_ zip: Data, label: String) throws(LacewingError) -> Data {
+    let bytes = LittleEndianBytes(zip)
+    var files: [ZipMerge.StoredFile] = []
+    for e in try ZipIndex.entries(zip) {
+      let record = e.record.lowerBound
+      let method = bytes.u16(record + 10)
+      guard method == 0 || method == Int(LW_ZIP_METHOD_X86), e.compressedSize == e.size else {
+        throw LacewingError(.badInput, "\(label): the pack's \(e.name) uses method \(method); rebuild it")
+      }
+      var member = ZipMerge.StoredFile(path: e.name, data: e.data(in: zip), mode: bytes.u32(record + 38) >> 16 & 0o7777)
+      if method != 0 {
+        member.method = method
+        member = member.unfiltered()
+      }
+      guard member.crc == bytes.u32(record + 16) else {
+        throw LacewingError(.badInput, "\(label): the pack's \(e.name) fails its CRC-32 check; rebuild it")
+      }
+      files.append(member)
+    }
+    return try ZipMerge.archive(inOrder: files)
   }
 
   /// Every name, nothing inflated.

@@ -1,8 +1,6 @@
 #define _GNU_SOURCE
 #include "stem_support.h"
 
-#include <lzma.h>
-
 #include <ftw.h>
 
 static int saved_argc;
@@ -85,11 +83,4 @@ int lw_inflate(lw_inflater *inf, const uint8_t *in, size_t in_size, size_t *cons
   *produced = (size_t)(inf->zs.next_out - out);
   if (rc == Z_BUF_ERROR && *produced > 0) rc = Z_OK;
   return rc;
-}
-
-int lw_xz_decode(const uint8_t *in, size_t in_size, uint8_t *out, size_t out_size) {
-  uint64_t memlimit = 256u << 20;
-  size_t in_pos = 0, out_pos = 0;
-  lzma_ret rc = lzma_stream_buffer_decode(&memlimit, 0, NULL, in, &in_pos, in_size, out, &out_pos, out_size);
-  return rc == LZMA_OK && in_pos == in_size && out_pos == out_size ? 0 : -1;
 }

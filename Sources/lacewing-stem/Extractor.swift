@@ -41,15 +41,15 @@ struct Extractor {
         written += try unpack(entry)
         continue
       }
-      try makeParents(of: name, memo: &parentMade)
+      try makeParents(of: name, under: root, memo: &parentMade)
       let path = root.appending(bytes: name)
       if entry.isDirectory {
         let rc = path.withCString { mkdir($0, 0o700) }
         if rc != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", path) }
         continue
       }
-      guard entry.method != UInt16(LW_ZIP_METHOD_XZ) else {
-        throw .corrupt("entry \(quoted(name)) is xz but not the packed runtime")
+      guard entry.method != UInt16(LW_ZIP_METHOD_ZSTD) else {
+        throw .corrupt("entry \(quoted(name)) is zstd but not the packed runtime")
       }
       try writeFile(entry, to: path, inflater: inflater, buffer: buffer)
       written += 1
@@ -57,37 +57,15 @@ struct Extractor {
     return written
   }
 
-  /// A packed runtime layer: one xz stream holding a zip of stored entries,
-  /// all under python/, extracted by the same checks as the payload itself.
+  /// A packed runtime layer: one zstd frame holding a zip of files under
+  /// python/, extracted as it is decoded (PackExtractor).
   private func unpack(_ entry: ZipEntry) throws(StemFailure) -> Int {
-    guard entry.method == UInt16(LW_ZIP_METHOD_XZ) else { throw .corrupt("the packed runtime is not an xz entry") }
+    guard entry.method == UInt16(LW_ZIP_METHOD_ZSTD) else { throw .corrupt("the packed runtime is not a zstd entry") }
     guard entry.size <= sizeLimit else {
       throw .corrupt(
         "the packed runtime expands past the limit of \(sizeLimit) bytes (set LACEWING_MAX_EXTRACT_BYTES to raise it)")
     }
-    let data = try zip.compressedData(of: entry)
-    // malloc, not allocate(): a size the bundle declares must not be able
-    // to crash the stem when memory is short; it fails with one line.
-    guard let memory = malloc(max(entry.size, 1)) else {
-      throw .cannotRun("cannot allocate \(entry.size) bytes to unpack the runtime")
-    }
-    defer { free(memory) }
-    let out = UnsafeMutableRawBufferPointer(start: memory, count: entry.size)
-    guard
-      lw_xz_decode(
-        data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
-        out.baseAddress?.assumingMemoryBound(to: UInt8.self), out.count) == 0
-    else { throw .corrupt("the packed runtime's xz stream is damaged") }
-    let crc = crc32(0, out.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(out.count))
-    guard UInt32(truncatingIfNeeded: crc) == entry.crc else {
-      throw .corrupt("the packed runtime fails its CRC-32 check")
-    }
-    let inner = try ZipReader(unpacked: UnsafeRawBufferPointer(out))
-    let prefix = Array(LW_RUNTIME_PREFIX.utf8)
-    for e in inner.entries where !inner.name(of: e).starts(with: prefix) || e.method == UInt16(LW_ZIP_METHOD_XZ) {
-      throw .corrupt("the packed runtime holds \(quoted(inner.name(of: e))), which is not a plain file under python/")
-    }
-    return try Extractor(zip: inner, root: root, sizeLimit: sizeLimit, layer: .all).extractAll()
+    return try PackExtractor(root: root).extract(zip.compressedData(of: entry), declaredSize: entry.size)
   }
 
   private func writeFile(
@@ -139,21 +117,22 @@ struct Extractor {
     }
     guard UInt32(truncatingIfNeeded: crc) == entry.crc else { throw .corrupt("entry \(name) fails its CRC-32 check") }
   }
+}
 
-  /// Creates the directories above `name`. Archives list a directory's files
-  /// together, so remembering the last parent skips almost every mkdir.
-  private func makeParents(of name: UnsafeRawBufferPointer, memo: inout [UInt8]) throws(StemFailure) {
-    guard let slash = name.lastIndex(of: 0x2F) else { return }
-    let parent = UnsafeRawBufferPointer(rebasing: name[0..<slash])
-    if parent.elementsEqual(memo) { return }
-    var path = root
-    var start = 0
-    for i in 0...slash where name[i] == 0x2F {
-      path.append(component: UnsafeRawBufferPointer(rebasing: name[start..<i]))
-      start = i + 1
-      let rc = path.withCString { mkdir($0, 0o700) }
-      if rc != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", path) }
-    }
-    memo = Array(parent)
+/// Creates the directories above `name` under `root`. Archives list a
+/// directory's files together, so remembering the last parent in `memo`
+/// skips almost every mkdir.
+func makeParents(of name: UnsafeRawBufferPointer, under root: CPath, memo: inout [UInt8]) throws(StemFailure) {
+  guard let slash = name.lastIndex(of: 0x2F) else { return }
+  let parent = UnsafeRawBufferPointer(rebasing: name[0..<slash])
+  if parent.elementsEqual(memo) { return }
+  var path = root
+  var start = 0
+  for i in 0...slash where name[i] == 0x2F {
+    path.append(component: UnsafeRawBufferPointer(rebasing: name[start..<i]))
+    start = i + 1
+    let rc = path.withCString { mkdir($0, 0o700) }
+    if rc != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", path) }
   }
+  memo = Array(parent)
 }

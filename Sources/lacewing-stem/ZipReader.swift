@@ -69,9 +69,10 @@ struct ZipReader {
         unixMode: (madeBy >> 8) == 3 ? external >> 16 : 0, localHeaderOffset: Int(u32(p + 42)))
       let name = self.name(of: entry)
       guard flags & 1 == 0 else { throw .corrupt("entry \(quoted(name)) is encrypted") }
-      // xz only for the packed runtime: checked here, before anything is written.
+      // zstd only for the packed runtime: checked here, before anything is written.
       guard
-        method == 0 || method == 8 || (method == UInt16(LW_ZIP_METHOD_XZ) && name.elementsEqual(LW_RUNTIME_PACK.utf8))
+        method == 0 || method == 8
+          || (method == UInt16(LW_ZIP_METHOD_ZSTD) && name.elementsEqual(LW_RUNTIME_PACK.utf8))
       else { throw .corrupt("entry \(quoted(name)) uses compression method \(method)") }
       guard entry.compressedSize != 0xFFFF_FFFF, entry.size != 0xFFFF_FFFF, entry.localHeaderOffset != 0xFFFF_FFFF
       else {
@@ -87,26 +88,6 @@ struct ZipReader {
       entries.append(entry)
       p = next
     }
-  }
-
-  /// A zip with no trailer to vouch for it: the inner zip of a packed
-  /// runtime layer, whose bytes the outer entry's CRC-32 already covered.
-  init(unpacked data: UnsafeRawBufferPointer) throws(StemFailure) {
-    var probe = try ZipReader(locating: data)
-    let offset = probe.centralDirectoryStart
-    let index = UnsafeRawBufferPointer(rebasing: data[offset...])
-    let crc = UInt32(
-      truncatingIfNeeded: crc32(0, index.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(index.count)))
-    probe = try ZipReader(data, indexOffset: offset, indexCRC: crc)
-    self = probe
-  }
-
-  private init(locating data: UnsafeRawBufferPointer) throws(StemFailure) {
-    self.data = data
-    let eocd = try findEndOfCentralDirectory()
-    let cdOffset = Int(u32(eocd + 16))
-    guard cdOffset <= eocd else { throw .corrupt("packed runtime's central directory offset out of range") }
-    centralDirectoryStart = cdOffset
   }
 
   /// Bytes the payload expands to.
@@ -157,7 +138,7 @@ struct ZipReader {
 /// Names are relative paths of plain components: no absolute paths, no "..",
 /// ".", empty components, backslashes or NULs, so no entry can land outside
 /// the extraction root.
-private func checkName(_ name: UnsafeRawBufferPointer) throws(StemFailure) {
+func checkName(_ name: UnsafeRawBufferPointer) throws(StemFailure) {
   guard name.count > 0, name.count <= 1024 else { throw .corrupt("entry name is empty or too long") }
   guard name[0] != 0x2F else { throw .corrupt("entry \(quoted(name)) has an absolute path") }
   var componentStart = 0

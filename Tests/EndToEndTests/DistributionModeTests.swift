@@ -127,7 +127,7 @@ extension E2E {
         let names = Set(report.categories.map(\.name))
         #expect(
           names.isSuperset(of: [
-            "stem", "runtime pack (xz)", "interpreter", "stdlib", "lib-dynload", "shared libraries",
+            "stem", "runtime pack (zstd)", "interpreter", "stdlib", "lib-dynload", "shared libraries",
           ]), "\(bundle): \(names)")
         let table = readText(build.out + "/" + bundle + ".size.txt")
         #expect(table.hasPrefix("\(bundle): \(size) bytes"), "\(table)")

@@ -1,4 +1,5 @@
 import Foundation
+import LacewingFormat
 import LacewingKit
 import LacewingTestSupport
 import Testing
@@ -56,15 +57,53 @@ import Testing
     }
   }
 
-  @Test func aPackedLayerRoundTripsThroughXZ() throws {
+  @Test func aPackedLayerRoundTripsThroughZstd() throws {
     let text = Data(String(repeating: "python/lib/python3.11/os.pyc ", count: 2000).utf8)
-    let packed = try ZipMerge.StoredFile(path: "python.pack", xz: text, preset: 1)
+    let packed = try ZipMerge.StoredFile(path: "python.pack", zstd: text, level: 1)
     let zip = try ZipMerge.merge([], adding: [packed])
     let entry = try #require(try ZipIndex.entries(zip).first)
     #expect(entry.name == "python.pack" && entry.size == text.count && entry.compressedSize < text.count / 10)
-    let start = zip.startIndex + entry.dataEnd - entry.compressedSize
-    #expect(try XZ.decompress(zip[start..<(zip.startIndex + entry.dataEnd)], size: text.count) == text)
-    #expect(throws: LacewingError.self) { try XZ.decompress(Data("not xz".utf8), size: 3) }
+    let frame = zip[(zip.startIndex + entry.dataEnd - entry.compressedSize)..<(zip.startIndex + entry.dataEnd)]
+    #expect(try Zstd.decompress(frame, size: text.count) == text)
+    #expect(throws: LacewingError.self) { try Zstd.decompress(Data("not zstd".utf8), size: 3) }
+    #expect(throws: LacewingError.self) { try Zstd.decompress(frame, size: text.count - 1) }
+  }
+
+  /// The filter is its own inverse on real machine code, whole or fed in
+  /// pieces of any size (the stem decodes it as zstd hands it out), and it
+  /// changes the code: a filter that did nothing would pass the rest.
+  @Test func theX86FilterUndoesItselfInAnyPieces() throws {
+    let elf = try Data(contentsOf: URL(fileURLWithPath: "/bin/ls"))
+    let encoded = X86Filter.apply(elf, encode: true)
+    #expect(encoded != elf && encoded.count == elf.count)
+    #expect(X86Filter.apply(encoded, encode: false) == elf)
+    for piece in [1, 7, 8, 4093] {
+      var bytes = [UInt8](encoded)
+      var done = 0
+      while done < bytes.count {
+        // Like the stem: the pending tail is offered again with more.
+        let end = min(bytes.count, done + max(piece, 8))
+        let last = end == bytes.count
+        let n = bytes.withUnsafeMutableBufferPointer {
+          lw_x86_filter($0.baseAddress! + done, end - done, UInt64(done), 0, last ? 1 : 0)
+        }
+        #expect(n > 0 || last)
+        done += n
+      }
+      #expect(Data(bytes) == elf, "pieces of \(piece)")
+    }
+  }
+
+  /// The stem's decoder is generated from the vendored library
+  /// (build/zstd-decoder.sh); an update to one must reach the other.
+  @Test func theStemsDecoderIsTheVendoredOne() throws {
+    let dir = try makeTemporaryDirectory("zstd-decoder")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try run("/bin/bash", [Repo.root + "/build/zstd-decoder.sh", dir + "/zstd_decoder.inc"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(
+      try readFile(dir + "/zstd_decoder.inc") == readFile(Repo.root + "/Sources/StemSupport/zstd_decoder.inc"),
+      "Sources/StemSupport/zstd_decoder.inc is stale: run build/zstd-decoder.sh")
   }
 }
 
@@ -78,7 +117,7 @@ import Testing
     ("ext/fidl_codec.so", "extensions"),
     ("test/rtc_test.pyz", "test code"),
     ("fidl_ir/fuchsia.io.fidl.json", "data"),
-    ("python.pack", "runtime pack (xz)"),
+    ("python.pack", "runtime pack (zstd)"),
   ])
   func categories(path: String, category: String) {
     #expect(SizeReport.category(of: path) == category)

@@ -88,36 +88,62 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: "/tmp/lacewing-abs-evil.txt"))
   }
 
-  /// A packed runtime layer is one xz stream holding a zip; its inner zip
-  /// gets every check the payload gets, and may hold only files under python/.
-  @Test(arguments: ["outside", "traversal", "nested xz", "damaged stream", "wrong crc", "xz elsewhere"])
+  /// A packed runtime layer is one zstd frame holding a zip of stored
+  /// members; the stem writes each member as it is decoded, so every check
+  /// the payload gets is made on the stream, and the directory at its end
+  /// must agree with what was written. "valid" is the control: the same
+  /// bundle, well formed, gets past every check.
+  @Test(arguments: [
+    "valid", "outside", "traversal", "deflated member", "nested zstd", "damaged stream", "wrong member crc",
+    "directory disagrees", "zstd elsewhere", "bomb", "window too large", "window at the limit",
+  ])
   func hostilePacksAreRefused(kind: String) throws {
     let dir = try makeTemporaryDirectory("hostile-pack")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    var inner: [(name: String, data: String, mode: Int)] = [Self.cat]
+    var members = [ZipMerge.StoredFile(path: Self.cat.name, data: Data(), mode: 0o755)]
     switch kind {
-    case "outside": inner.append(("evil.txt", "evil\n", 0o100644))
-    case "traversal": inner.append(("python/../../evil.txt", "evil\n", 0o100644))
-    default: break
+    case "outside": members.append(.init(path: "evil.txt", data: Data("evil\n".utf8)))
+    case "traversal": members.append(.init(path: "python/../../evil.txt", data: Data("evil\n".utf8)))
+    case "nested zstd": members.append(try .init(path: "python/again.pack", zstd: Data("x".utf8), level: 1))
+    default: members.append(.init(path: "python/lib/data.txt", data: Data(String(repeating: "data\n", count: 99).utf8)))
     }
-    try Self.writeZip(dir + "/inner.zip", inner)
-    var innerData = try readFile(dir + "/inner.zip")
-    if kind == "nested xz" {
-      innerData = try ZipMerge.merge(
-        [("inner", innerData)], adding: [try .init(path: "python/again.pack", xz: Data("x".utf8), preset: 0)])
+    var inner = try ZipMerge.archive(inOrder: members)
+    if kind == "deflated member" {
+      try Self.writeZip(dir + "/inner.zip", [Self.cat])
+      inner = try readFile(dir + "/inner.zip")
     }
-    var files = [try ZipMerge.StoredFile(path: "python.pack", xz: innerData, preset: 1)]
-    if kind == "xz elsewhere" { files.append(try .init(path: "data/x", xz: Data("x".utf8), preset: 0)) }
+    if kind == "wrong member crc" || kind == "directory disagrees" {
+      // The CRC-32 in the local header and in the directory record, or the
+      // name in the directory record only.
+      let name = Data("python/lib/data.txt".utf8)
+      let local = try #require(Self.find(name, in: inner, after: 0)) - 30
+      let record = try #require(Self.find(name, in: inner, after: local + 30 + name.count)) - 46
+      let at = kind == "wrong member crc" ? [local + 14, record + 16] : [record + 46 + name.count - 1]
+      for i in at { inner[i] ^= 0x01 }
+    }
+    var pack = try ZipMerge.StoredFile(path: "python.pack", zstd: inner, level: 1)
+    if kind.hasPrefix("window") {
+      pack = .init(
+        path: "python.pack", method: 93,
+        compressed: Self.rawZstdFrame(inner, windowLog: kind == "window too large" ? 25 : 24),
+        of: inner)
+    }
+    var files = [pack]
+    if kind == "zstd elsewhere" { files.append(try .init(path: "data/x", zstd: Data("x".utf8), level: 1)) }
     var payload = try ZipMerge.merge([], adding: files)
     let entry = try #require(try ZipIndex.entries(payload).first { $0.name == "python.pack" })
     if kind == "damaged stream" {
       let at = payload.startIndex + entry.dataEnd - entry.compressedSize / 2
       payload[at] ^= 0xFF
     }
-    if kind == "wrong crc" {
-      // The CRC-32 in the local header and in the directory record.
+    if kind == "bomb" {
+      // The pack declares fewer bytes than its frame holds: decoding stops
+      // there, however much more the frame would give.
       let record = try #require(Self.find(Data("python.pack".utf8), in: payload, after: entry.dataEnd)) - 46
-      for at in [payload.startIndex + entry.localOffset + 14, record + 16] { payload[at] ^= 0x01 }
+      for at in [payload.startIndex + entry.localOffset + 22, record + 24] {
+        payload.replaceSubrange(
+          at..<at + 4, with: withUnsafeBytes(of: UInt32(inner.count / 2).littleEndian) { Data($0) })
+      }
     }
     try payload.write(to: URL(fileURLWithPath: dir + "/p.zip"))
     try writeText(#"[{"path": "python/bin/cat", "size": 0}]"#, to: dir + "/index.json")
@@ -131,11 +157,68 @@ import Testing
       ])
     #expect(fused.status == 0, "\(fused.stderr)")
     let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
+    defer { #expect(!FileManager.default.fileExists(atPath: dir + "/evil.txt")) }
+    if kind == "valid" || kind == "window at the limit" {
+      // The empty "interpreter" cannot run, but the pack was extracted.
+      #expect(r.status == 126 && !r.stderr.contains("corrupt"), "\(kind): \(r.status) \(r.stderr)")
+      #expect(left.contains { $0.hasSuffix("/python/lib/data.txt") }, "\(left)")
+      return
+    }
     #expect(r.status == 125, "\(kind): \(r.status) \(r.stderr)")
     #expect(
       r.stderr.hasPrefix("lacewing: corrupt bundle: ") && r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
     #expect(left == ["cache", "tmp"], "\(kind) left \(left)")
-    #expect(!FileManager.default.fileExists(atPath: dir + "/evil.txt"))
+  }
+
+  /// `data` as one zstd frame of raw blocks whose header asks for a window
+  /// of 1 << `windowLog` bytes (RFC 8878: no content size, no checksum).
+  static func rawZstdFrame(_ data: Data, windowLog: Int) -> Data {
+    var frame = Data([0x28, 0xB5, 0x2F, 0xFD, 0x00, UInt8((windowLog - 10) << 3)])
+    var rest = data[...]
+    repeat {
+      let block = rest.prefix(1 << 17)
+      rest = rest.dropFirst(block.count)
+      let header = block.count << 3 | (rest.isEmpty ? 1 : 0)
+      frame.append(contentsOf: [UInt8(header & 0xFF), UInt8(header >> 8 & 0xFF), UInt8(header >> 16)])
+      frame.append(block)
+    } while !rest.isEmpty
+    return frame
+  }
+
+  /// The stem's memory does not grow with the runtime: a pack of 96 MiB
+  /// extracts with 64 MiB of address space (it once held the whole layer).
+  @Test func aLargePackExtractsInBoundedMemory() throws {
+    let dir = try makeTemporaryDirectory("bounded-pack")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let big = 96 << 20
+    let inner = try ZipMerge.archive(inOrder: [
+      .init(path: Self.cat.name, data: Data(), mode: 0o755), .init(path: "python/zeros", data: Data(count: big)),
+    ])
+    let payload = try ZipMerge.merge([], adding: [try .init(path: "python.pack", zstd: inner, level: 1)])
+    try payload.write(to: URL(fileURLWithPath: dir + "/p.zip"))
+    try writeText(#"[{"path": "python/bin/cat", "size": 0}]"#, to: dir + "/index.json")
+    try BundleManifest(interpreter: "python/bin/cat", compiler: nil, entries: []).encoded()
+      .write(to: URL(fileURLWithPath: dir + "/m.json"))
+    let fused = try run(
+      try Repo.tool("fuse-stub"),
+      [
+        "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--manifest", dir + "/m.json",
+        "--runtime-index", dir + "/index.json", "--shared-runtime", "--output", dir + "/bundle",
+      ])
+    #expect(fused.status == 0, "\(fused.stderr)")
+    let sandbox = dir + "/sandbox"
+    try FileManager.default.createDirectory(atPath: sandbox + "/cache", withIntermediateDirectories: true)
+    let r = try run(
+      "/usr/bin/prlimit", ["--as=\(64 << 20)", "--", dir + "/bundle"],
+      environment: ["LACEWING_CACHE_DIR": sandbox + "/cache", "TMPDIR": sandbox, "PATH": "/usr/bin:/bin"])
+    // The empty "interpreter" cannot run; everything before it worked.
+    #expect(r.status == 126 && !r.stderr.contains("corrupt"), "\(r.status) \(r.stderr)")
+    let zeros = (FileManager.default.enumerator(atPath: sandbox + "/cache")?.allObjects as? [String] ?? [])
+      .first { $0.hasSuffix("python/zeros") }
+    let size = try zeros.map {
+      try FileManager.default.attributesOfItem(atPath: sandbox + "/cache/" + $0)[.size] as? Int
+    }
+    #expect(size == big, "\(r.stderr)")
   }
 
   /// The config's runtime digest becomes a directory name: anything but 64

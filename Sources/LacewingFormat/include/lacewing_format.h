@@ -14,7 +14,7 @@
 
 // Bumped whenever the trailer, the config or the extraction layout changes;
 // part of the cache key so two formats never share a cache entry.
-#define LW_FORMAT_VERSION 3u
+#define LW_FORMAT_VERSION 4u
 
 // The last 8 bytes of every bundle.
 #define LW_TRAILER_MAGIC "LWBNDL\r\n"
@@ -71,7 +71,7 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 // test layer, so that sys.executable is that path and a child started with
 // it imports exactly what the test imports. After extracting the test layer
 // the stem creates two kinds of symlink in it (nothing else ever is one):
-//   LW_RUNTIME_LINK -> the runtime layer's root ("../v3-rt-..." when the
+//   LW_RUNTIME_LINK -> the runtime layer's root ("../v4-rt-..." when the
 //                      runtime has a cache entry of its own, else ".")
 //   LW_LAUNCHER_DIR NAME "/" <interpreter's file name>
 //                   -> "../../" LW_RUNTIME_LINK "/" <interpreter>
@@ -119,13 +119,40 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 // Returns 0, or -1 when `pyz` is not of that form or a buffer is too small.
 int lw_launcher(const char *interpreter, const char *pyz, char *path, size_t path_size, char *target,
                 size_t target_size);
-// A packed runtime layer: one entry of this name, compressed with method 95
-// (XZ, one .xz stream), holding a zip of stored entries, all under
-// LW_RUNTIME_PREFIX. Solid compression makes the layer about 28% smaller
-// than per-file deflate; the cost is unpacking it (about 0.35 s) once per
-// machine when the runtime has a cache entry of its own.
+// A packed runtime layer: one entry of this name, compressed with method 93
+// (Zstandard, APPNOTE 4.4.5: one zstd frame with its content checksum, a
+// window of at most 1 << LW_PACK_WINDOW_LOG bytes), holding a zip of the
+// layer's files, all under LW_RUNTIME_PREFIX, each one stored (method 0) or
+// stored after the x86 branch filter below (LW_ZIP_METHOD_X86, x86-64 ELFs).
+// Members carry their sizes and CRC-32 (of the file as extracted) in their
+// local headers (no data descriptors), so the stem writes each one as it is
+// decoded, with a fixed buffer; the central directory that follows must list
+// the same members in the same order, and gives their modes. Other files
+// come first, by name, then the ELFs, largest first: grouped so, the layer
+// compresses 0.3% smaller (docs/design.md, "Packing the runtime").
 #define LW_RUNTIME_PACK "python.pack"
-#define LW_ZIP_METHOD_XZ 95
+#define LW_ZIP_METHOD_ZSTD 93
+#define LW_PACK_WINDOW_LOG 24
+// Not an APPNOTE method: only ever inside a pack.
+#define LW_ZIP_METHOD_X86 0x4C57
+
+// The x86 branch filter of packed ELFs. Machine code holds many relative
+// addresses (call/jmp rel32, RIP-relative mov/lea/cmp with a REX.W prefix);
+// turned into absolute ones, calls to one function become one repeated
+// string, which zstd then finds (the runtime pack is 4% smaller). Encoding
+// and decoding scan the same
+// bytes the same way, so they are exact inverses:
+//   E8/E9 xx xx xx yy, yy 00 or FF: a 25-bit displacement made absolute
+//       (yy is 00 or FF again after); 5 bytes skipped whether converted or not;
+//   48|4C op modrm d d d d, op in {03 2B 39 3B 63 85 89 8B 8D} and modrm a
+//       RIP-relative operand: the 32-bit displacement made absolute, 7 bytes
+//       skipped;
+// positions are offsets in the member, modulo 2^32. Converts `buf[0, size)`,
+// `pos` being buf[0]'s offset in the member, in place; with `last` zero it
+// stops where an instruction could run past `size` and returns how many bytes
+// are final (the caller passes the rest again, with more, from pos + that);
+// with `last` it converts to the end and returns `size`.
+size_t lw_x86_filter(uint8_t *buf, size_t size, uint64_t pos, int encode, int last);
 #define LW_RUNTIME_DIGEST_HEX 64
 
 // Exit codes of the stem when it fails itself (any other code is the test's).

@@ -1,4 +1,4 @@
-// libc and zlib for the Embedded Swift stem, which cannot import Glibc.
+// libc, zlib and zstd for the Embedded Swift stem, which cannot import Glibc.
 // Only what C expresses better than Embedded Swift lives in stem_support.c:
 // errno, environ, signal handlers and a directory-tree walk.
 #ifndef LACEWING_STEM_SUPPORT_H
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +45,19 @@ void lw_forward_signals_to(pid_t child);
 // Returns 0, or -1 with errno set by the first failure.
 int lw_remove_tree(const char *path);
 
-// Raw-deflate inflater over memory; keeps z_stream's layout out of Swift.
-// Decodes one whole .xz stream (a packed runtime layer) into `out`, which
-// must be exactly the declared size. Returns 0, or -1 when the stream is
-// damaged, needs more memory than 256 MiB, or does not fill `out` exactly.
-int lw_xz_decode(const uint8_t *in, size_t in_size, uint8_t *out, size_t out_size);
+// A packed runtime layer's zstd frame (lacewing_format.h), decoded from
+// memory piece by piece with a window of at most 1 << LW_PACK_WINDOW_LOG:
+// the decoder's memory is bounded whatever the frame declares.
+typedef struct lw_unpacker lw_unpacker;
+lw_unpacker *lw_unpacker_new(const uint8_t *in, size_t in_size);
+void lw_unpacker_free(lw_unpacker *unpacker);
+// Decodes up to `out_size` bytes into `out` and returns how many: fewer only
+// once the frame has ended, its checksum holding and no byte following it.
+// Returns -1 when the frame is damaged or truncated, wants a larger window,
+// or has bytes after it.
+ptrdiff_t lw_unpack(lw_unpacker *unpacker, uint8_t *out, size_t out_size);
 
+// Raw-deflate inflater over memory; keeps z_stream's layout out of Swift.
 typedef struct lw_inflater lw_inflater;
 lw_inflater *lw_inflater_new(void);
 void lw_inflater_free(lw_inflater *inflater);
