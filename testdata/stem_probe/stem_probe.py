@@ -12,6 +12,10 @@
                                  one's exit status (and stderr) as JSON
     stem_probe threads           leave busy daemon threads running at exit
     stem_probe path              print sys.executable and sys.path as JSON
+    stem_probe imports           what a typical test does first: import two
+                                 dozen stdlib modules, native ones among
+                                 them, and start one Python child (the
+                                 bench's second start-up case)
 """
 import json
 import os
@@ -65,6 +69,15 @@ def main(argv):
         return
     if command == "path":
         print(json.dumps({"executable": [sys.executable], "path": sys.path}))
+        return
+    if command == "imports":
+        import argparse, asyncio, csv, ctypes, datetime, decimal, email.message, hashlib  # noqa: E401
+        import http.client, logging, lzma, pathlib, socket, sqlite3, ssl, tempfile  # noqa: E401
+        import unittest, urllib.request, uuid, xml.etree.ElementTree, zipfile, zlib  # noqa: E401
+        # Frozen by PyInstaller, sys.executable is the app itself, which
+        # `exit` ends at once; bundled, it is the test's interpreter.
+        child = [sys.executable, "exit"] if getattr(sys, "frozen", False) else [sys.executable, "-c", "pass"]
+        subprocess.run(child, check=True)
         return
     if command == "where":
         print(json.dumps({"cwd": os.getcwd(), "argv": argv[1:], "stdin": sys.stdin.read()}))
