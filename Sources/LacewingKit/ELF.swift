@@ -3,7 +3,9 @@ import Foundation
 /// What the dynamic loader reads from an ELF file: its dynamic section and
 /// symbol version needs. Parsed from the bytes, never by running the file
 /// (ldd can execute what it inspects).
-public struct ELFFile: Equatable, Sendable {
+/// Codable: a runtime check records its layer's ELFs this way, and each
+/// bundle's check reads them back instead of unpacking the layer again.
+public struct ELFFile: Codable, Equatable, Sendable {
   public var needed: [String] = []
   public var soname: String?
   public var rpath: [String] = []

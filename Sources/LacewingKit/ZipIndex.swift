@@ -5,6 +5,7 @@ import Foundation
 public enum ZipIndex {
   public struct Entry: Equatable, Sendable {
     public var name: String
+    public var crc32: UInt32
     public var compressedSize: Int
     public var size: Int
     /// Offset of the entry's local header.
@@ -39,7 +40,8 @@ public enum ZipIndex {
       let end = p + 46 + nameLength + extra + comment
       out.append(
         Entry(
-          name: name, compressedSize: compressed, size: bytes.u32(p + 24), localOffset: local, dataEnd: dataEnd,
+          name: name, crc32: UInt32(bytes.u32(p + 16)), compressedSize: compressed, size: bytes.u32(p + 24),
+          localOffset: local, dataEnd: dataEnd,
           record: p..<end))
       p = end
     }
