@@ -158,7 +158,7 @@ private struct DynamicTable {
     var end = strtab + index
     guard index >= 0, index < strsz, end < bytes.count else { throw bad("string index out of range") }
     while end < bytes.count && bytes[end] != 0 { end += 1 }
-    return String(decoding: bytes.bytes[(strtab + index)..<end], as: UTF8.self)
+    return String(decoding: bytes.slice((strtab + index)..<end), as: UTF8.self)
   }
 
   /// DT_VERNEED (0x6ffffffe), DT_VERNEEDNUM (0x6fffffff): version names

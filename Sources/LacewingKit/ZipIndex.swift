@@ -33,7 +33,7 @@ public enum ZipIndex {
       guard p + 46 + nameLength <= bytes.count, local + 30 <= bytes.count, bytes.u32(local) == 0x0403_4B50 else {
         break
       }
-      let name = String(decoding: bytes.bytes[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
+      let name = String(decoding: bytes.slice((p + 46)..<(p + 46 + nameLength)), as: UTF8.self)
       let compressed = bytes.u32(p + 20)
       let dataEnd = local + 30 + bytes.u16(local + 26) + bytes.u16(local + 28) + compressed
       guard dataEnd <= bytes.count else { break }
