@@ -3,6 +3,7 @@
 and against PyInstaller onefile of the same test, side by side.
 
     bench/run.sh [--iterations N] [--pyinstaller] [--assert-sizes] [--out-dir out/bench]
+                 [--per-bundle [N,N,...]] [--only-per-bundle]
 
 Runs are paired: each iteration runs every variant once, in turn, so drift
 on the machine hits them alike; a ratio is the median of per-iteration
@@ -11,10 +12,16 @@ ratios. Nothing here asserts a timing. With --assert-sizes (and
 bundle at most 0.9x PyInstaller's, and ten tests shipped as one runtime
 bundle plus ten .pyz at most 0.15x ten PyInstaller bundles. Sizes are
 deterministic; timings are not.
+
+--per-bundle builds N fresh one-file tests on a runtime already built, for
+each N (1, 10, 40 by default), in a GN tree of its own outside the repo, and
+prints the action CPU (user + sys of ninja and everything it waited for)
+and wall time per bundle.
 """
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -79,13 +86,86 @@ def build_pyinstaller(pyinstaller, out, work, test):
     return os.path.join(work, "dist", test + "_pyinstaller"), build_s, rebuild_s
 
 
+PER_BUNDLE_COUNTS = (1, 10, 40)
+
+
+def per_bundle_tree(work, repo, counts):
+    """A GN tree outside the repo, holding one-file tests for each count in
+    `counts` (fresh tests for each, so every group builds new bundles on a
+    runtime already built). The repo is reached through symlinks, as a tree
+    that vendors it would."""
+    root = os.path.join(work, "per-bundle")
+    os.makedirs(root)
+    os.symlink(repo, os.path.join(root, "lacewing"))
+    # BUILDCONFIG names its toolchain as //build/...
+    os.symlink(os.path.join(repo, "build"), os.path.join(root, "build"))
+    with open(os.path.join(root, ".gn"), "w") as f:
+        f.write('buildconfig = "//build/config/BUILDCONFIG.gn"\nscript_executable = ""\n')
+    groups = {}
+    lines = ['import("//lacewing/gn_templates/python_lacewing_bundle.gni")\n']
+    for n in counts:
+        groups[n] = [f"n{n}_t{i}" for i in range(n)]
+        for name in groups[n]:
+            with open(os.path.join(root, name + ".py"), "w") as f:
+                f.write("import unittest\n\n\nclass T(unittest.TestCase):\n"
+                        f"    def test_{name}(self):\n        self.assertTrue(True)\n\n\n"
+                        "if __name__ == \"__main__\":\n    unittest.main()\n")
+            lines.append(f'python_lacewing_bundle("{name}") {{\n  main_source = "{name}.py"\n}}\n')
+    with open(os.path.join(root, "BUILD.gn"), "w") as f:
+        f.write("\n".join(lines))
+    return root, groups
+
+
+def timed_ninja(out, targets):
+    """(wall seconds, CPU seconds of ninja and every action it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(["ninja", "-C", out] + targets, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def per_bundle_cost(counts):
+    """Builds the runtime once, then N new one-file bundles on it for each N,
+    and prints what each additional bundle costs: action CPU and wall time,
+    per bundle."""
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+    work = tempfile.mkdtemp(prefix="lacewing-bench-per-bundle-")
+    try:
+        root, groups = per_bundle_tree(work, repo, counts)
+        out = os.path.join(root, "out")
+        subprocess.run(["gn", "gen", out, "--root=" + root], check=True, stdout=subprocess.DEVNULL)
+        runtime = timed_ninja(out, ["lacewing/gn_templates:runtime"])
+        rows = []
+        for n in counts:
+            wall, cpu = timed_ninja(out, groups[n])
+            rows.append((n, wall, cpu))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nper-bundle build cost, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores "
+          f"(runtime first: {runtime[0]:.1f} s wall, {runtime[1]:.1f} s CPU)")
+    print("\n| new bundles on a built runtime | wall s | CPU s | wall s per bundle | CPU s per bundle |\n|---|---|---|---|---|")
+    for n, wall, cpu in rows:
+        print(f"| {n} | {wall:.2f} | {cpu:.2f} | {wall / n:.3f} | {cpu / n:.3f} |")
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations", type=int, default=21)
     ap.add_argument("--out-dir", default="out/bench")
     ap.add_argument("--pyinstaller", action="store_true", help="also build and time PyInstaller onefile (PyPI)")
     ap.add_argument("--assert-sizes", action="store_true", help="fail when a size misses its target (needs --pyinstaller)")
+    ap.add_argument("--per-bundle", nargs="?", const=",".join(map(str, PER_BUNDLE_COUNTS)), metavar="N,N,...",
+                    help="also the build cost of each additional bundle on a built runtime, for N one-file tests "
+                         "(default 1,10,40)")
+    ap.add_argument("--only-per-bundle", action="store_true", help="run only the per-bundle build cost")
     opts = ap.parse_args()
+    if opts.per_bundle or opts.only_per_bundle:
+        per_bundle_cost([int(n) for n in (opts.per_bundle or ",".join(map(str, PER_BUNDLE_COUNTS))).split(",")])
+        if opts.only_per_bundle:
+            return
     out = opts.out_dir
     work = tempfile.mkdtemp(prefix="lacewing-bench-")
     cache = os.path.join(work, "cache")

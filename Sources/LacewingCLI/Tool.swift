@@ -45,8 +45,8 @@ extension ParsableCommand {
   }
 }
 
-/// --stem and --payload: the two halves of a bundle, for the tools that
-/// read both (ldd-allowlist-check checks them, fuse-stub joins them).
+/// --stem and --payload: the two halves of a bundle, which fuse-stub joins
+/// (ldd-allowlist-check declares its own: a runtime's check has neither).
 public struct BundleParts: ParsableArguments {
   @Option(help: "The prebuilt stem executable.")
   public var stem: String

@@ -6,12 +6,20 @@ import Foundation
 public struct AllowlistCheck {
   /// ldd-allowlist-check's arguments.
   public struct Options: Sendable {
-    /// The GN label the bundle comes from, for messages.
+    /// What is checked.
+    public enum Subject: Sendable {
+      /// A runtime layer alone (python_runtime's zip), once per runtime: the
+      /// output is its record (`RuntimeRecord`, JSON) for the bundles on it.
+      case runtimeLayer(String)
+      /// A bundle: the stem and the payload. With the runtime's record, the
+      /// payload's runtime layer is taken from the record, never unpacked;
+      /// its stored entries must be the ones the record describes.
+      case bundle(stem: String, payload: String, runtimeRecord: String?)
+    }
+
+    /// The GN label the bundle (or runtime) comes from, for messages.
     public var label: String
-    /// The stem, checked too.
-    public var stem: String
-    /// The payload zip from make-archive.
-    public var payload: String
+    public var subject: Subject
     /// One library name per line, # comments.
     public var allowlistFile: String
     /// Collect's manifests: map bundle paths back to build-host files for hints.
@@ -23,11 +31,46 @@ public struct AllowlistCheck {
     /// Highest GLIBCXX_x.y.z allowed when libstdc++ comes from the host; nil: no floor.
     public var maxGlibcxx: String?
 
-    public init(label: String, stem: String, payload: String, allowlistFile: String) {
+    public init(label: String, subject: Subject, allowlistFile: String) {
       self.label = label
-      self.stem = stem
-      self.payload = payload
+      self.subject = subject
       self.allowlistFile = allowlistFile
+    }
+  }
+
+  /// What a runtime's own check found, written once per runtime and read by
+  /// the check of every bundle on it, so that no bundle unpacks the runtime
+  /// or parses its ELFs again. It holds the ELFs' dynamic sections (not only
+  /// verdicts) because a bundle resolves with its own allowlist and floors,
+  /// and a test layer's ELFs may load the runtime's libraries.
+  public struct RuntimeRecord: Codable, Equatable, Sendable {
+    public struct StoredEntry: Codable, Equatable, Sendable {
+      public var name: String
+      public var crc32: UInt32
+      public var compressedSize: Int
+      public var size: Int
+    }
+    public struct RecordedELF: Codable, Equatable, Sendable {
+      public var path: String
+      public var elf: ELFFile
+    }
+
+    /// The layer's entries as stored (the pack, or every file): what a
+    /// bundle's payload must carry for this record to describe it.
+    public var stored: [StoredEntry]
+    /// Every file of the layer, the pack's included.
+    public var files: [String]
+    /// Every ELF of the layer, in the layer's order.
+    public var elfs: [RecordedELF]
+    /// The runtime check's stamp: how each DT_NEEDED resolved within the
+    /// layer, the dlopen findings and the highest symbol versions.
+    public var findings: [String]
+
+    public static func read(_ path: String) throws(LacewingError) -> RuntimeRecord {
+      try JSONFile.decode(
+        RuntimeRecord.self,
+        try JSONFile.contents(path, what: "runtime check record", missing: "build the runtime's _check target"),
+        path, what: "runtime check record")
     }
   }
 
@@ -150,22 +193,38 @@ public struct AllowlistCheck {
       })
   }
 
-  /// Checks, then writes the stamp (`Report.summary`) and the depfile.
+  /// Checks, then writes the stamp (`Report.summary`), or for a runtime
+  /// layer its record, and the depfile.
   public static func run(_ options: Options, output: ActionOutput) throws(LacewingError) {
-    let report = try check(options)
-    try output.write(Data(report.summary.utf8))
-    try output.writeDepfile(inputs: [options.stem, options.payload, options.allowlistFile] + options.manifests)
+    let subject = try Subject(options)
+    let report = try check(subject, options: options)
+    switch options.subject {
+    case .runtimeLayer(let zip):
+      let record = RuntimeRecord(
+        stored: subject.stored, files: subject.paths.sorted(),
+        elfs: subject.elfs.map { RuntimeRecord.RecordedELF(path: $0.path, elf: $0.elf) },
+        findings: report.summary.split(separator: "\n").map(String.init))
+      try output.write(JSONFile.encode(record))
+      try output.writeDepfile(inputs: [zip, options.allowlistFile] + options.manifests)
+    case .bundle(let stem, let payload, let runtimeRecord):
+      try output.write(Data(report.summary.utf8))
+      try output.writeDepfile(
+        inputs: [stem, payload, options.allowlistFile] + options.manifests + (runtimeRecord.map { [$0] } ?? []))
+    }
   }
 
   /// The report, or an error naming every problem.
   public static func check(_ options: Options) throws(LacewingError) -> Report {
+    try check(Subject(options), options: options)
+  }
+
+  static func check(_ subject: Subject, options: Options) throws(LacewingError) -> Report {
     let allowlist = parseAllowlist(
       String(decoding: try FS.read(options.allowlistFile, what: "allowlist"), as: UTF8.self))
-    let bundle = try Bundle(options)
-    let (resolved, someChains) = resolve(bundle.elfs, bundlePaths: bundle.paths, allowlist: allowlist)
-    var report = Report(elfCount: bundle.elfs.count, problems: [])
+    let (resolved, someChains) = resolve(subject.elfs, bundlePaths: subject.paths, allowlist: allowlist)
+    var report = Report(elfCount: subject.elfs.count, problems: [])
     var problems: [Problem] = []
-    for (path, elf) in bundle.elfs {
+    for (path, elf) in subject.elfs {
       if !elf.isDynamic { report.resolutions.append("\(path): static") }
       for name in elf.needed {
         if allowlist.contains(name) {
@@ -176,37 +235,73 @@ public struct AllowlistCheck {
           problems.append(
             Problem(
               elf: path, library: name,
-              hostPath: hostLocation(name, source: bundle.sources[path], dirs: options.hostLibDirs),
-              bundledAt: bundle.paths.first { FS.basename($0) == name && !$0.hasPrefix(BundleLayout.testDir) },
+              hostPath: hostLocation(name, source: subject.sources[path], dirs: options.hostLibDirs),
+              bundledAt: subject.paths.first { FS.basename($0) == name && !$0.hasPrefix(BundleLayout.testDir) },
               someChains: someChains[path + "\u{0}" + name]))
         }
       }
     }
     report.problems = problems
-    let dlopens = checkUnwinder(bundle.elfs, resolved: resolved, allowlist: allowlist)
+    let dlopens = checkUnwinder(subject.elfs, resolved: resolved, allowlist: allowlist)
     report.resolutions += dlopens.lines
     try failOnProblems(problems, dlopens: dlopens.problems, options: options)
-    try checkVersions(&report, of: bundle.elfs, hostCxx: allowlist.contains("libstdc++.so.6"), options: options)
+    try checkVersions(&report, of: subject.elfs, hostCxx: allowlist.contains("libstdc++.so.6"), options: options)
     return report
   }
 
-  /// What the check reads: every ELF of the payload (the packed runtime's
-  /// too) and the stem, parsed, and where manifests say each came from.
-  private struct Bundle {
+  /// What the check reads: every ELF of the bundle (the stem, the payload's
+  /// own layer and its runtime layer, unpacked or from the runtime's
+  /// record) or of a runtime layer alone, parsed, and where manifests say
+  /// each came from.
+  struct Subject {
     var elfs: [(path: String, elf: ELFFile)] = []
     var paths: Set<String>
     /// Bundle path -> build-host file, for hints.
     var sources: [String: String] = [:]
+    /// A runtime layer's entries as stored, for its record.
+    var stored: [RuntimeRecord.StoredEntry] = []
 
     init(_ options: Options) throws(LacewingError) {
-      let contents = try PayloadContents(FS.read(options.payload, what: "payload"), label: options.payload)
-      paths = Set(try contents.names())
       for manifestPath in options.manifests {
         for e in try BundleManifest.read(manifestPath).entries { sources[e.path] = e.source }
       }
-      elfs.append(("<stem>", try ELFFile(FS.read(options.stem, what: "stem"), name: options.stem)))
-      for (path, data) in try contents.read(onlyELF: true) {
-        elfs.append((path, try ELFFile(data, name: "\(options.payload):\(path)")))
+      switch options.subject {
+      case .runtimeLayer(let zip):
+        let data = try FS.read(zip, what: "runtime layer")
+        let contents = try PayloadContents(data, label: zip)
+        paths = Set(try contents.names())
+        stored = try ZipIndex.entries(data).map(RuntimeRecord.StoredEntry.init)
+        for (path, data) in try contents.read(onlyELF: true) {
+          elfs.append((path, try ELFFile(data, name: "\(zip):\(path)")))
+        }
+      case .bundle(let stem, let payload, nil):
+        let contents = try PayloadContents(FS.read(payload, what: "payload"), label: payload)
+        paths = Set(try contents.names())
+        elfs.append(("<stem>", try ELFFile(FS.read(stem, what: "stem"), name: stem)))
+        for (path, data) in try contents.read(onlyELF: true) {
+          elfs.append((path, try ELFFile(data, name: "\(payload):\(path)")))
+        }
+      case .bundle(let stem, let payload, let recordPath?):
+        let record = try RuntimeRecord.read(recordPath)
+        let contents = try PayloadContents(
+          FS.read(payload, what: "payload"), label: payload, unpackRuntime: false)
+        let stored = try contents.runtimeLayerEntries().map(RuntimeRecord.StoredEntry.init)
+        if stored != record.stored {
+          let differing = Set(stored.map(\.name)).symmetricDifference(record.stored.map(\.name)).sorted().first
+          throw LacewingError(
+            .badInput,
+            "\(payload): its runtime layer is not the one \(recordPath) describes ("
+              + (differing.map { "entry \($0) is in only one of them" } ?? "an entry differs in size or CRC-32")
+              + "); build the payload and the runtime's _check target from the same runtime")
+        }
+        paths = Set(try contents.ownLayerNames()).union(record.files)
+        elfs.append(("<stem>", try ELFFile(FS.read(stem, what: "stem"), name: stem)))
+        for (path, data) in try contents.ownLayer(onlyELF: true) {
+          elfs.append((path, try ELFFile(data, name: "\(payload):\(path)")))
+        }
+        // The order an unpacked payload gives (own layer, then the pack's
+        // files), so the stamp reads as it would without the record.
+        elfs += record.elfs.map { ($0.path, $0.elf) }
       }
     }
   }
@@ -367,5 +462,11 @@ public struct AllowlistCheck {
     }
     candidates += dirs
     return candidates.map { FS.normalize($0 + "/" + name) }.first(where: FS.exists)
+  }
+}
+
+extension AllowlistCheck.RuntimeRecord.StoredEntry {
+  init(_ entry: ZipIndex.Entry) {
+    self.init(name: entry.name, crc32: entry.crc32, compressedSize: entry.compressedSize, size: entry.size)
   }
 }

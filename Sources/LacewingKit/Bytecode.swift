@@ -13,22 +13,35 @@ enum Bytecode {
     _ sources: [(source: String, path: String)], with python: String, workDir: String, legacyLayout: Bool = false,
     columnTables: Bool = true
   ) throws(LacewingError) -> (files: [(index: Int, path: String, data: Data, mode: Int)], compilerInputs: [String]) {
-    let listPath = workDir + "/compile.json"
-    let pairs = sources.map { [$0.source, $0.path] }
+    // NUL-separated pairs: no module to import to read them.
+    let listPath = workDir + "/compile.list"
+    let list = sources.flatMap { [$0.source, $0.path] }.joined(separator: "\u{0}")
     do {
-      try JSONFile.encode(pairs).write(to: URL(fileURLWithPath: listPath))
+      try Data(list.utf8).write(to: URL(fileURLWithPath: listPath))
     } catch {
       throw LacewingError(.io, "cannot write \(listPath)")
     }
+    // What py_compile does for UNCHECKED_HASH, with the importlib functions
+    // it calls (frozen, already loaded at start). The empty pycache prefix
+    // below means every stdlib module this script imported was compiled
+    // from source on every run: json and py_compile (enum, re, functools,
+    // traceback, ...) cost about 45 ms of each action's CPU, the compile of
+    // a one-file test well under 1 ms.
     let script = """
-      import json, py_compile, sys
-      pairs = json.load(open(sys.argv[1]))
-      for i, (src, dfile) in enumerate(pairs):
+      import sys, _imp
+      from _frozen_importlib_external import _code_to_hash_pyc, _RAW_MAGIC_NUMBER
+      with open(sys.argv[1], "rb") as f:
+          fields = f.read().decode("utf-8", "surrogateescape").split("\\0")
+      for i in range(len(fields) // 2):
+          src, dfile = fields[2 * i], fields[2 * i + 1]
+          with open(src, "rb") as f:
+              source = f.read()
           try:
-              py_compile.compile(src, cfile=f"{sys.argv[2]}/{i}.pyc", dfile=dfile, doraise=True,
-                                 invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-          except py_compile.PyCompileError:
-              pass  # e.g. a module with syntax for another version: it ships as source only
+              code = compile(source, dfile, "exec", dont_inherit=True)
+          except Exception:
+              continue  # e.g. a module with syntax for another version: it ships as source only
+          with open(f"{sys.argv[2]}/{i}.pyc", "wb") as f:
+              f.write(_code_to_hash_pyc(code, _imp.source_hash(_RAW_MAGIC_NUMBER, source), False))
       print(sys.implementation.cache_tag)
       for m in list(sys.modules.values()):
           if getattr(m, "__file__", None):

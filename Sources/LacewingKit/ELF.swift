@@ -3,7 +3,9 @@ import Foundation
 /// What the dynamic loader reads from an ELF file: its dynamic section and
 /// symbol version needs. Parsed from the bytes, never by running the file
 /// (ldd can execute what it inspects).
-public struct ELFFile: Equatable, Sendable {
+/// Codable: a runtime check records its layer's ELFs this way, and each
+/// bundle's check reads them back instead of unpacking the layer again.
+public struct ELFFile: Codable, Equatable, Sendable {
   public var needed: [String] = []
   public var soname: String?
   public var rpath: [String] = []
@@ -164,7 +166,7 @@ private struct DynamicTable {
     var end = strtab + index
     guard index >= 0, index < strsz, end < bytes.count else { throw bad("string index out of range") }
     while end < bytes.count && bytes[end] != 0 { end += 1 }
-    return String(decoding: bytes.bytes[(strtab + index)..<end], as: UTF8.self)
+    return String(decoding: bytes.slice((strtab + index)..<end), as: UTF8.self)
   }
 
   /// DT_VERNEED (0x6ffffffe), DT_VERNEEDNUM (0x6fffffff): version names

@@ -5,6 +5,7 @@ import Foundation
 public enum ZipIndex {
   public struct Entry: Equatable, Sendable {
     public var name: String
+    public var crc32: UInt32
     public var compressedSize: Int
     public var size: Int
     /// Offset of the entry's local header.
@@ -32,14 +33,15 @@ public enum ZipIndex {
       guard p + 46 + nameLength <= bytes.count, local + 30 <= bytes.count, bytes.u32(local) == 0x0403_4B50 else {
         break
       }
-      let name = String(decoding: bytes.bytes[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
+      let name = String(decoding: bytes.slice((p + 46)..<(p + 46 + nameLength)), as: UTF8.self)
       let compressed = bytes.u32(p + 20)
       let dataEnd = local + 30 + bytes.u16(local + 26) + bytes.u16(local + 28) + compressed
       guard dataEnd <= bytes.count else { break }
       let end = p + 46 + nameLength + extra + comment
       out.append(
         Entry(
-          name: name, compressedSize: compressed, size: bytes.u32(p + 24), localOffset: local, dataEnd: dataEnd,
+          name: name, crc32: UInt32(bytes.u32(p + 16)), compressedSize: compressed, size: bytes.u32(p + 24),
+          localOffset: local, dataEnd: dataEnd,
           record: p..<end))
       p = end
     }

@@ -72,8 +72,8 @@ public enum ZipContents {
     try read(ZipReaderHandle(path: path), onlyELF: onlyELF)
   }
 
-  static func read(_ zip: ZipReaderHandle, onlyELF: Bool, skipping: String? = nil) throws(LacewingError)
-    -> [(name: String, data: Data)]
+  static func read(_ zip: ZipReaderHandle, onlyELF: Bool, skipping: (String) -> Bool = { _ in false })
+    throws(LacewingError) -> [(name: String, data: Data)]
   {
     var out: [(String, Data)] = []
     for i in 0..<zip_uint64_t(max(zip_get_num_entries(zip.archive, 0), 0)) {
@@ -82,7 +82,7 @@ public enum ZipContents {
         throw LacewingError(.badInput, "\(zip.path): entry \(i) is unreadable")
       }
       let name = String(cString: cname)
-      if name == skipping { continue }
+      if skipping(name) { continue }
       guard let file = zip_fopen_index(zip.archive, i, 0) else {
         throw LacewingError(.badInput, "\(zip.path): entry \(name) is unreadable")
       }
@@ -112,11 +112,12 @@ struct PayloadContents {
   /// extracted; nil without a pack.
   let unpacked: Data?
 
-  /// `label` names the payload in errors.
-  init(_ payload: Data, label: String) throws(LacewingError) {
+  /// `label` names the payload in errors. Without `unpackRuntime` the pack
+  /// stays packed: only `runtimeLayerEntries` and `ownLayer` may be asked.
+  init(_ payload: Data, label: String, unpackRuntime: Bool = true) throws(LacewingError) {
     self.payload = payload
     self.label = label
-    if let pack = try ZipIndex.entries(payload).first(where: { $0.name == LW_RUNTIME_PACK }) {
+    if unpackRuntime, let pack = try ZipIndex.entries(payload).first(where: { $0.name == LW_RUNTIME_PACK }) {
       unpacked = try Self.restored(Zstd.decompress(pack.data(in: payload), size: pack.size), label: label)
     } else {
       unpacked = nil
@@ -156,11 +157,32 @@ struct PayloadContents {
   /// Every entry, or with `onlyELF` only the ELF files.
   func read(onlyELF: Bool = false) throws(LacewingError) -> [(name: String, data: Data)] {
     var out = try ZipContents.read(
-      ZipReaderHandle(data: payload, label: label), onlyELF: onlyELF, skipping: LW_RUNTIME_PACK)
+      ZipReaderHandle(data: payload, label: label), onlyELF: onlyELF, skipping: { $0 == LW_RUNTIME_PACK })
     if let unpacked {
       out += try ZipContents.read(
         ZipReaderHandle(data: unpacked, label: "\(label):\(LW_RUNTIME_PACK)"), onlyELF: onlyELF)
     }
     return out
+  }
+
+  /// Whether a payload entry belongs to the runtime layer: the pack, or a
+  /// file stored under the runtime's prefix.
+  static func isRuntimeLayer(_ name: String) -> Bool { name == LW_RUNTIME_PACK || name.hasPrefix(LW_RUNTIME_PREFIX) }
+
+  /// The runtime layer's entries as stored (the pack, or its files), nothing read.
+  func runtimeLayerEntries() throws(LacewingError) -> [ZipIndex.Entry] {
+    try ZipIndex.entries(payload).filter { Self.isRuntimeLayer($0.name) }
+  }
+
+  /// The names of the payload's own layer, nothing inflated.
+  func ownLayerNames() throws(LacewingError) -> [String] {
+    try ZipIndex.entries(payload).map(\.name).filter { !Self.isRuntimeLayer($0) }
+  }
+
+  /// The payload's own layer, in archive order, or only its ELF files; the
+  /// runtime layer is neither unpacked nor inflated.
+  func ownLayer(onlyELF: Bool = false) throws(LacewingError) -> [(name: String, data: Data)] {
+    try ZipContents.read(
+      ZipReaderHandle(data: payload, label: label), onlyELF: onlyELF, skipping: { Self.isRuntimeLayer($0) })
   }
 }

@@ -10,14 +10,30 @@ struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
     discussion: """
       Reads the ELF files themselves (it never runs them, unlike ldd) and resolves each DT_NEEDED \
       through $ORIGIN RUNPATHs inside the bundle as ld.so will. Every problem is reported in one run, \
-      each naming the ELF, the library, where the build host has it, and the fix.
+      each naming the ELF, the library, where the build host has it, and the fix. \
+      With --runtime-layer it checks a runtime layer alone, once per runtime, and writes its record (JSON); \
+      a bundle's check given that record with --runtime-record reads only the bundle's own layer.
       """ + exitStatusHelp(.badInput, .hermeticity, .io))
-  static let outputHelp = "the stamp (a summary of what was checked)"
+  static let outputHelp = "the stamp (a summary of what was checked), or with --runtime-layer the record (JSON)"
 
   @Option(help: "The GN label the bundle comes from, for messages.")
   var label: String
 
-  @OptionGroup var parts: BundleParts
+  @Option(help: "The prebuilt stem executable (a bundle's check).")
+  var stem: String?
+
+  @Option(help: "The payload zip from make-archive (a bundle's check).")
+  var payload: String?
+
+  @Option(
+    help: """
+      What the runtime's own check recorded (its --output with --runtime-layer): the payload's runtime layer \
+      is taken from it, not unpacked.
+      """)
+  var runtimeRecord: String?
+
+  @Option(help: "A runtime layer zip from make-archive, checked alone (not with --stem or --payload).")
+  var runtimeLayer: String?
 
   @Option(
     name: .customLong("manifest"),
@@ -43,13 +59,28 @@ struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
 
   @OptionGroup var output: OutputOptions<Self>
 
+  func validate() throws {
+    if runtimeLayer != nil {
+      guard stem == nil, payload == nil, runtimeRecord == nil else {
+        throw ValidationError("--runtime-layer checks a runtime alone: not with --stem, --payload or --runtime-record")
+      }
+    } else if stem == nil || payload == nil {
+      throw ValidationError("give --stem and --payload (a bundle), or --runtime-layer (a runtime)")
+    }
+  }
+
   func run() throws {
     try reportingErrors { () throws(LacewingError) in try AllowlistCheck.run(options, output: output.action) }
   }
 
   var options: AllowlistCheck.Options {
-    var options = AllowlistCheck.Options(
-      label: label, stem: parts.stem, payload: parts.payload, allowlistFile: allowlist)
+    let subject: AllowlistCheck.Options.Subject =
+      if let runtimeLayer {
+        .runtimeLayer(runtimeLayer)
+      } else {
+        .bundle(stem: stem ?? "", payload: payload ?? "", runtimeRecord: runtimeRecord)
+      }
+    var options = AllowlistCheck.Options(label: label, subject: subject, allowlistFile: allowlist)
     options.manifests = manifests
     options.hostLibDirs = hostLibDirs
     options.maxGlibc = maxGlibc

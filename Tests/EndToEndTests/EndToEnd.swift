@@ -149,24 +149,25 @@ extension E2E {
       _ = try build.ninja()
 
       // A stdlib file of the bundled runtime: only make-archive read it.
-      let stdlibFile = build.runtime + "/lib/python3.11/json/__init__.py"
+      let stdlibFile = build.runtime + "/lib/python3.11/encodings/aliases.py"
       try bumpMtime(stdlibFile)
       var r = try build.ninja()
       #expect(r.status == 0, "\(r.output)")
       // The runtime layer re-archives once for every bundle, and both pyz
       // actions rerun (the runtime that compiles their bytecode imports
-      // json); restat stops it there.
+      // encodings at start); restat stops it there.
       let pyzs: Set = ["//testdata/rtc_test:rtc_test_pyz", probe + "_pyz"]
       #expect(E2EBuild.actions(r) == pyzs.union([E2EBuild.runtime + "_archive"]), "\(r.stdout)")
       #expect(try build.ninja().stdout.contains("ninja: no work to do."))
 
-      // Its content this time: the runtime layer changes, so every bundle
-      // on it re-merges, is checked and fused again. Their collect actions
-      // rerun too (the runtime is a GN dep of theirs) and change nothing.
+      // Its content this time: the runtime layer changes and is checked
+      // once, so every bundle on it re-merges, is checked (against the new
+      // record) and fused again. Their collect actions rerun too (the
+      // runtime is a GN dep of theirs) and change nothing.
       try writeText(readText(stdlibFile) + "\n# edited by the test\n", to: stdlibFile)
       try bumpMtime(stdlibFile)
       r = try build.ninja()
-      var expected = pyzs.union([E2EBuild.runtime + "_archive"])
+      var expected = pyzs.union([E2EBuild.runtime + "_archive", E2EBuild.runtime + "_check"])
       for bundle in E2EBuild.bundles {
         expected.formUnion([bundle + "_embed_collect", bundle + "_embed_archive", bundle + "_check", bundle])
       }
@@ -283,6 +284,35 @@ extension E2E {
         checked += 1
       }
       #expect(checked > 50, "only \(checked) resolutions compared")
+    }
+
+    /// The bundle's check takes the runtime layer from the runtime's record
+    /// (never unpacking it), and its stamp is the one a check of the whole
+    /// payload writes: every runtime ELF and finding is still listed.
+    @Test func theStampFromTheRuntimesRecordIsTheWholePayloadsStamp() throws {
+      let build = try E2EBuild.get()
+      _ = try build.ninja()
+      let rules = readText(build.out + "/toolchain.ninja").split(separator: "\n")
+      let rule = try #require(rules.firstIndex { $0.hasPrefix("rule __testdata_rtc_test_rtc_test_check__") })
+      #expect(rules[rule + 1].contains("--runtime-record gen/gn_templates/runtime.runtime_check.json"))
+      let dir = try makeTemporaryDirectory("stamp")
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      for bundle in ["rtc_test", "e2e_suite"] {
+        let stamp = readText(
+          build.out + "/gen/testdata/\(bundle == "rtc_test" ? "rtc_test" : "suite")/\(bundle).hermeticity.txt")
+        let payloadDir = build.out + "/obj/testdata/" + (bundle == "rtc_test" ? "rtc_test" : "suite")
+        let whole = try run(
+          build.tools + "/ldd-allowlist-check",
+          [
+            "--label", "//t:\(bundle)", "--stem", build.tools + "/lacewing-stem", "--payload",
+            "\(payloadDir)/\(bundle)_embed.payload.zip", "--allowlist",
+            build.src + "/gn_templates/default_allowlist.txt",
+            "--max-glibc", "2.36", "--output", dir + "/\(bundle).txt",
+          ])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(stamp == readText(dir + "/\(bundle).txt"), "\(bundle)")
+        #expect(stamp.contains("python/bin/python3.11: libc.so.6 => allowlisted"), "\(stamp)")
+      }
     }
   }
 }

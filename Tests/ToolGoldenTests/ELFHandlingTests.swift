@@ -172,6 +172,106 @@ import Testing
     }
   }
 
+  /// A runtime layer is checked once, alone, and its record stands in for
+  /// the layer in the check of each bundle on it: the stamp is what a check
+  /// of the whole payload writes, the pack is never decoded (a damaged pack
+  /// whose directory still matches the record passes; the whole check
+  /// fails on it), and a record of another runtime is refused.
+  @Test func aRuntimesRecordStandsInForItsLayerInEachBundlesCheck() throws {
+    let dir = try makeTemporaryDirectory("elf-record")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try writeText("int main(void) { return 0; }\n", to: dir + "/prog.c")
+    let cc = try run("gcc", ["-o", dir + "/prog", dir + "/prog.c"])
+    guard cc.status == 0 else { throw TestSetupError("gcc: \(cc.stderr)") }
+    let bin = "python/bin/prog"
+    let lib = "python/lib/" + AllowlistCheck.unwinder
+    func runtime(_ name: String, preload: Bool) throws -> String {
+      var prog = BundleManifest.Entry(
+        path: bin, kind: .interpreter, source: dir + "/prog", mode: 0o755, runpath: "$ORIGIN/../lib")
+      var entries = [prog]
+      if preload {
+        prog.preload = [AllowlistCheck.unwinder]
+        entries = [
+          prog,
+          .init(
+            path: lib, kind: .sharedLibrary, source: "/lib/x86_64-linux-gnu/" + AllowlistCheck.unwinder, mode: 0o755,
+            runpath: "$ORIGIN"),
+        ]
+      }
+      try BundleManifest(interpreter: bin, compiler: nil, entries: entries).encoded().write(
+        to: URL(fileURLWithPath: "\(dir)/\(name).json"))
+      let r = try run(
+        try Repo.tool("make-archive"),
+        ["payload", "--manifest", "\(dir)/\(name).json", "--no-bytecode", "--pack", "--output", "\(dir)/\(name).zip"])
+      #expect(r.status == 0, "\(r.stderr)")
+      return "\(dir)/\(name).zip"
+    }
+    let rt = try runtime("rt", preload: true)
+    let ext = try compile(
+      dir, "x", "double twice(double x) { return 2 * x; }\n", compiler: "gcc", flags: ["-Wl,--no-as-needed", "-lm"])
+    try BundleManifest(
+      interpreter: bin, compiler: nil,
+      entries: [.init(path: "ext/x.so", kind: .extension, source: ext, mode: 0o755, runpath: "$ORIGIN/../lib")]
+    ).encoded().write(to: URL(fileURLWithPath: dir + "/t.json"))
+    let merged = try run(
+      try Repo.tool("make-archive"),
+      ["payload", "--manifest", dir + "/t.json", "--runtime", rt, "--no-bytecode", "--output", dir + "/p.zip"])
+    #expect(merged.status == 0, "\(merged.stderr)")
+    try writeText(readText(Repo.root + "/gn_templates/default_allowlist.txt"), to: dir + "/allow.txt")
+    func check(_ args: [String], output: String) throws -> ProcessResult {
+      try run(
+        try Repo.tool("ldd-allowlist-check"),
+        ["--label", "//t:x"] + args + ["--allowlist", dir + "/allow.txt", "--output", output])
+    }
+    func checkBundle(_ payload: String, record: String?, output: String) throws -> ProcessResult {
+      try check(
+        ["--stem", try Repo.tool("lacewing-stem"), "--payload", payload]
+          + (record.map { ["--runtime-record", $0] } ?? []), output: output)
+    }
+
+    let recorded = try check(["--runtime-layer", rt], output: dir + "/rt.record.json")
+    #expect(recorded.status == 0, "\(recorded.stderr)")
+    let record = try JSONDecoder().decode(
+      AllowlistCheck.RuntimeRecord.self, from: Data(readText(dir + "/rt.record.json").utf8))
+    #expect(record.elfs.map(\.path).sorted() == [bin, lib], "\(record.elfs.map(\.path))")
+    #expect(record.stored.map(\.name) == [BundleLayout.runtimePack], "\(record.stored)")
+    #expect(record.findings.contains { $0.hasSuffix(lib + ", loaded at start by " + bin) }, "\(record.findings)")
+
+    let whole = try checkBundle(dir + "/p.zip", record: nil, output: dir + "/whole.txt")
+    let layered = try checkBundle(dir + "/p.zip", record: dir + "/rt.record.json", output: dir + "/layered.txt")
+    #expect(whole.status == 0 && layered.status == 0, "\(whole.stderr)\(layered.stderr)")
+    let stamp = readText(dir + "/layered.txt")
+    #expect(stamp == readText(dir + "/whole.txt"))
+    #expect(stamp.contains("ext/x.so: libm.so.6 => allowlisted") && stamp.contains(bin + ": libgcc_s.so.1 => " + lib))
+
+    // The pack's bytes damaged, its directory entry (CRC, sizes) left alone.
+    var payload = try Data(contentsOf: URL(fileURLWithPath: dir + "/p.zip"))
+    let pack = try #require(try ZipIndex.entries(payload).first { $0.name == BundleLayout.runtimePack })
+    let middle = pack.dataEnd - pack.compressedSize / 2
+    payload.replaceSubrange(middle..<(middle + 64), with: Data(repeating: 0x55, count: 64))
+    try payload.write(to: URL(fileURLWithPath: dir + "/damaged.zip"))
+    let damagedWhole = try checkBundle(dir + "/damaged.zip", record: nil, output: dir + "/unused.txt")
+    #expect(damagedWhole.status == 1, "the whole check decodes the pack: \(damagedWhole.output)")
+    let damagedLayered = try checkBundle(
+      dir + "/damaged.zip", record: dir + "/rt.record.json", output: dir + "/damaged.txt")
+    #expect(damagedLayered.status == 0, "\(damagedLayered.stderr)")
+    #expect(readText(dir + "/damaged.txt") == stamp)
+
+    // The record of another runtime: refused, naming both files and the fix.
+    let other = try runtime("other", preload: false)
+    let unchecked = try check(["--runtime-layer", other], output: dir + "/other.record.json")
+    #expect(unchecked.status == 3, "\(unchecked.output)")
+    #expect(
+      unchecked.stderr.contains("//t:x: \(bin): libc.so.6 loads \(AllowlistCheck.unwinder)"), "\(unchecked.stderr)")
+    try writeText(readText(dir + "/allow.txt") + AllowlistCheck.unwinder + "\n", to: dir + "/allow.txt")
+    #expect(try check(["--runtime-layer", other], output: dir + "/other.record.json").status == 0)
+    let mismatched = try checkBundle(dir + "/p.zip", record: dir + "/other.record.json", output: dir + "/unused.txt")
+    #expect(mismatched.status == 1, "\(mismatched.output)")
+    #expect(
+      mismatched.stderr.contains("\(dir)/p.zip: its runtime layer is not the one \(dir)/other.record.json describes")
+        && mismatched.stderr.contains("_check target"), "\(mismatched.stderr)")
+  }
+
   @Test func debugInfoIsStrippedByDefaultAndRunpathSet() throws {
     let dir = try makeTemporaryDirectory("elf")
     defer { try? FileManager.default.removeItem(atPath: dir) }
