@@ -148,7 +148,7 @@ extension E2E {
         "["
           + [
             entry("passes", ["exit", "0"], timeout: 60), entry("fails", ["exit", "3"], timeout: 60),
-            entry("hangs", ["wait"], timeout: 3),
+            entry("hangs", ["hang"], timeout: 3),
           ].joined(separator: ",") + "]", to: "/out/cases.json")
       let start = Date()
       let ran = try root.run([
@@ -162,13 +162,19 @@ extension E2E {
       #expect(ran.stdout.contains("3 tests: 1 passed, 1 failed, 1 timed out, 0 not run"), "\(ran.stdout)")
       #expect(elapsed < 30, "the hung test held the run for \(elapsed)s")
       #expect(try root.junit("/out/cases.xml") == ["passes": "", "fails": "failure", "hangs": "timeout"])
-      // The hung test's Python (the stem's child) is gone too.
+      // The hung test's Python (the stem's child) and the child it started,
+      // both ignoring SIGTERM, are gone too: SIGKILL went to the test's
+      // whole process group.
       let log = root.read("/out/test_logs/hangs.log")
-      let pid = try #require(
-        log.split(separator: "\n").first { $0.hasPrefix("ready ") }.flatMap { Int32($0.dropFirst(6)) })
+      let ready = try #require(log.split(separator: "\n").first { $0.hasPrefix("ready ") }, "\(log)")
+      let pids = ready.split(separator: " ").dropFirst().compactMap { Int32($0) }
+      #expect(pids.count == 2, "\(ready)")
       let deadline = Date().addingTimeInterval(10)
-      while processExists(pid) && Date() < deadline { usleep(50_000) }
-      #expect(!processExists(pid), "pid \(pid) of the hung test survived")
+      while pids.contains(where: processExists) && Date() < deadline { usleep(50_000) }
+      for pid in pids {
+        #expect(!processExists(pid), "pid \(pid) of the hung test survived")
+        if processExists(pid) { kill(pid, SIGKILL) }
+      }
       // Only the named ones.
       let one = try root.run(["--tests", "/out/cases.json", "passes"])
       #expect(one.status == 0 && one.stdout.contains("1 tests: 1 passed"), "\(one.output)")
