@@ -109,13 +109,20 @@ public enum TestRunner {
         let log = logDir + "/" + test.name.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" } + ".log"
         let timeout = options.timeoutSecs ?? test.timeoutSecs
         let executable = buildDir + "/" + test.path
+        var notRun: String?
         if !FileManager.default.isExecutableFile(atPath: executable) {
-          results[next] = Result(
-            test: test, outcome: .notRun(reason: "\(executable) is not built"), seconds: 0, log: log)
+          notRun = "\(executable) is not built"
+        } else {
+          do {
+            running.append(try Running(index: next, test: test, executable: executable, log: log, timeout: timeout))
+          } catch {
+            notRun = error.message
+          }
+        }
+        if let notRun {
+          results[next] = Result(test: test, outcome: .notRun(reason: notRun), seconds: 0, log: log)
           done += 1
           print(progressLine(results[next]!, done: done, of: tests.count))
-        } else {
-          running.append(try Running(index: next, test: test, executable: executable, log: log, timeout: timeout))
         }
         next += 1
       }

@@ -14,8 +14,8 @@ struct LacewingRunTests: ParsableCommand {
       --log-dir. A test still running at its timeout gets SIGTERM, then SIGKILL, with every process \
       of its group. Prints a line per finished test and a summary.
 
-      Exit status: 0 every test passed; 1 a test failed, timed out or is not built, or tests.json \
-      is unreadable; 5 a log or the JUnit XML could not be written; 64 bad usage.
+      Exit status: 0 every test passed; 1 a test failed, timed out, is not built or could not be \
+      started, or tests.json is unreadable; 5 a log or the JUnit XML could not be written; 64 bad usage.
       """)
 
   @Argument(help: "Names of tests to run (all when none).")
