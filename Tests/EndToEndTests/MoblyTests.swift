@@ -95,6 +95,23 @@ extension E2E {
       #expect(FileManager.default.fileExists(atPath: root.path + "/tmp/caller-logs/CallerBed"))
     }
 
+    /// In a multi-test bundle: the test's launcher, config and params in its
+    /// own .pyz, its IR through the suite's walk of the tests' deps.
+    @Test func aMoblyTestInAMultiTestBundle() throws {
+      let r = try build.ninja(["testdata/suite:mobly_suite"])
+      try #require(r.status == 0, "\(r.output.suffix(3000))")
+      let root = try PythonlessRoot(bundles: ["mobly_suite": build.out + "/mobly_suite"])
+      defer { root.remove() }
+      let env = ["LACEWING_CACHE_DIR": "/cache", "TMPDIR": "/tmp"]
+      let ran = try root.run("mobly_suite", ["mobly_rtc_test"], env: env)
+      #expect(ran.status == 0 && ran.output.contains("Executed 5, Failed 0, Passed 5"), "\(ran.output.suffix(3000))")
+      let given = try Self.given(ran.stdout, prefix: "mobly_rtc_test setup")
+      #expect(given.testbed == "SimulatedRtc" && given.userParams["expected_year"] == .int(2024))
+      #expect(given.fidlIr == ["fuchsia.hardware.rtc.fidl.json", "fuchsia.io.fidl.json"])
+      let probe = try root.run("mobly_suite", ["stem_probe", "exit", "4"], env: env)
+      #expect(probe.status == 4, "\(probe.output)")
+    }
+
     /// Every parameter of python_mobly_test, as testdata/parameters sets it,
     /// and params_source in place of params.
     @Test func everyMoblyParameterWorks() throws {

@@ -68,7 +68,8 @@ extension E2E {
 
     static let registered = [
       "rtc_test", "stem_probe", "e2e_suite/rtc_test", "e2e_suite/stem_probe", "mobly_rtc_test", "numpy_test",
-      "wheel_probe", "wheel_suite/rtc_test", "wheel_suite/wheel_probe",
+      "wheel_probe", "wheel_suite/rtc_test", "wheel_suite/wheel_probe", "mobly_suite/mobly_rtc_test",
+      "mobly_suite/stem_probe",
     ]
 
     @Test func testsJSONListsEveryRegisteredTestWithItsPath() throws {
