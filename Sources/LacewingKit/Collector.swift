@@ -30,6 +30,10 @@ public struct Collector {
     public var extensions: [String] = []
     /// "source=dest" pairs; dest is relative to the extraction root.
     public var data: [String] = []
+    /// JSON lists of FIDL IR (fidl_ir_info metadata), and the directory
+    /// their files land in.
+    public var fidlIRLists: [String] = []
+    public var fidlIRDir = "fidl_ir"
     /// The only places shared libraries are bundled from, besides the
     /// runtime's own lib dir (a runtime layer searches that first).
     public var libDirs: [String] = []
@@ -233,6 +237,10 @@ public struct Collector {
     for list in options.testLists {
       inputs.append(list)
       for test in try TestEntry.readList(list) { data += test.data }
+    }
+    for list in options.fidlIRLists {
+      inputs.append(list)
+      data += try FidlIR.dataEntries(list: list, dir: options.fidlIRDir)
     }
     var dataSeen: [String: String] = [:]
     for pair in data {

@@ -46,6 +46,14 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
   var data: [String] = []
 
   @Option(
+    name: .customLong("fidl-ir-list"),
+    help: "A JSON array of FIDL IR ({name, ir}: fidl_ir_info GN metadata); each file lands in --fidl-ir-dir.")
+  var fidlIRLists: [String] = []
+
+  @Option(name: .customLong("fidl-ir-dir"), help: "Where the --fidl-ir-list files land in the bundle.")
+  var fidlIRDir = "fidl_ir"
+
+  @Option(
     name: .customLong("lib-dir"),
     help: "A directory shared libraries may be bundled from, after the runtime's own prefix/lib; repeatable.")
   var libDirs: [String] = []
@@ -93,6 +101,8 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
     options.wheelLists = wheels.lists
     options.wheelLock = wheels.lock
     options.data = data
+    options.fidlIRLists = fidlIRLists
+    options.fidlIRDir = fidlIRDir
     options.libDirs = libDirs
     options.allowlist = allowlist
     options.stdlibExclude = stdlibExclude

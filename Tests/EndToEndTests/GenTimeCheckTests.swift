@@ -38,26 +38,32 @@ import Testing
     #expect(r.status == 0, "\(r.output)")
     #expect(rules.contains("rule __testdata_exclusive_parameters_one_test__"), "\(rules.prefix(2000))")
     #expect(rules.contains("rule __testdata_exclusive_parameters_several_tests__"), "\(rules.prefix(2000))")
+    #expect(rules.contains("rule __testdata_exclusive_parameters_mobly_params__"), "\(rules.prefix(2000))")
+    #expect(rules.contains("rule __testdata_exclusive_parameters_mobly_params_source__"), "\(rules.prefix(2000))")
   }
 
   @Test(arguments: [
     (
-      "main_and_test_list", "//testdata/exclusive_parameters:one_test",
+      "main_and_test_list", "python_bundle_binary(\"//testdata/exclusive_parameters:one_test\")",
       "main and test_list exclude each other"
     ),
     (
-      "pyz_and_test_list", "//testdata/exclusive_parameters:several_tests",
+      "pyz_and_test_list", "python_bundle_binary(\"//testdata/exclusive_parameters:several_tests\")",
       "pyz and test_list exclude each other"
     ),
+    (
+      "params_and_params_source", "python_mobly_test(\"//testdata/exclusive_parameters:mobly_params\")",
+      "params and params_source exclude each other"
+    ),
   ])
-  func aPairThatExcludesEachOtherFailsGen(exclusiveCase: String, label: String, message: String) throws {
+  func aPairThatExcludesEachOtherFailsGen(exclusiveCase: String, target: String, message: String) throws {
     var generated = true
     let r = try Self.gen(exclusiveCase) { out in
       generated = FileManager.default.fileExists(atPath: out + "/toolchain.ninja")
     }
     #expect(r.status != 0, "gn gen accepted \(exclusiveCase): \(r.output)")
     #expect(!generated, "gn gen wrote a build for \(exclusiveCase)")
-    #expect(r.output.contains("python_bundle_binary(\"\(label)\"): \(message)"), "\(r.output)")
+    #expect(r.output.contains("\(target): \(message)"), "\(r.output)")
     // GN points at the invocation that gave the pair.
     #expect(r.output.contains("//testdata/exclusive_parameters/BUILD.gn"), "\(r.output)")
   }

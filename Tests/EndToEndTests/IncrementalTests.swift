@@ -28,20 +28,22 @@ extension E2E {
 
     /// Applies `edit`, checks the actions a build runs, checks the next build
     /// has nothing to do, then restores the file and builds again.
-    func expectRebuild(_ file: String, _ expected: Set<String>, edit: (String) -> String) throws {
-      _ = try build.ninja()
+    func expectRebuild(
+      _ file: String, _ expected: Set<String>, targets: [String] = [], edit: (String) -> String
+    ) throws {
+      _ = try build.ninja(targets)
       let original = readText(file)
       try writeText(edit(original), to: file)
       try bumpMtime(file)
       defer {
         try? writeText(original, to: file)
         try? bumpMtime(file)
-        _ = try? build.ninja()
+        _ = try? build.ninja(targets)
       }
-      let r = try build.ninja()
+      let r = try build.ninja(targets)
       #expect(r.status == 0, "\(r.output)")
       #expect(E2EBuild.actions(r) == expected, "editing \(file)")
-      let again = try build.ninja()
+      let again = try build.ninja(targets)
       #expect(again.stdout.contains("ninja: no work to do."), "after editing \(file): \(again.stdout)")
     }
 
@@ -71,6 +73,19 @@ extension E2E {
       try expectRebuild(
         build.src + "/testdata/fidl_ir/fuchsia.io.fidl.json",
         Self.payloadChain.subtracting([Self.suite + "_embed_collect"]),
+        edit: { $0 + " " })
+    }
+
+    /// FIDL IR a bundle reaches through metadata (fidl_ir targets, two
+    /// levels below the test): only the merge reads the file, through its
+    /// depfile; the list naming it stays the same.
+    @Test(.enabled(if: WheelCache.reachable, "PyPI is unreachable: no Mobly wheel to bundle"))
+    func aFidlIRFileReachedThroughDeps() throws {
+      _ = try WheelCache.require()
+      let mobly = "//testdata/mobly_rtc_test:mobly_rtc_test"
+      try expectRebuild(
+        build.src + "/testdata/fidl_ir/fuchsia.hardware.rtc.fidl.json",
+        [mobly + "_embed_archive", mobly + "_check", mobly], targets: ["testdata/mobly_rtc_test"],
         edit: { $0 + " " })
     }
 

@@ -16,7 +16,9 @@ extension E2E {
   /// sources when it is not a git checkout of its own) that gets its own
   /// release build. A few minutes on a busy machine; nothing is timed.
   @Suite struct ReproducibilityTests {
-    static let tools = ["collect-artifacts", "make-archive", "fuse-stub", "ldd-allowlist-check", "lacewing-stem"]
+    static let tools = [
+      "collect-artifacts", "make-archive", "fuse-stub", "ldd-allowlist-check", "lacewing-stem", "lacewing-run-tests",
+    ]
     static let outputs = [
       "rtc_test.pyz",
       "obj/testdata/rtc_test/rtc_test_embed.payload.zip",

@@ -97,6 +97,25 @@ extension E2E {
       let check = rule.map { String(rules[$0 + 1]) } ?? ""
       #expect(check.contains("--allowlist ../src/testdata/parameters/allowlist.txt"), "\(check)")
       #expect(check.contains("--max-glibc 2.40") && check.contains("--stem ../tools/lacewing-stem"), "\(check)")
+      // fidl_ir_env reached the fuse, main_module the pyz.
+      func command(_ name: String) -> String {
+        rules.firstIndex { $0.hasPrefix("rule __testdata_parameters_\(name)__") }.map { String(rules[$0 + 1]) } ?? ""
+      }
+      #expect(command("parameter_probe").contains("--env PARAMETER_FIDL_IR=fidl_ir"), "\(command("parameter_probe"))")
+      #expect(command("parameter_probe_pyz").contains("--main parameter_probe "), "\(command("parameter_probe_pyz"))")
+      // timeout_secs and environments, as each bundle registers its tests.
+      for target in ["parameter_probe", "parameter_suite"] {
+        let meta = try run(
+          "gn",
+          [
+            "meta", out, "//testdata/parameters:" + target, "--data=tests", "--root=" + build.src,
+            "--args=" + build.args,
+          ])
+        #expect(meta.status == 0, "\(meta.output)")
+        #expect(
+          meta.stdout.contains("timeout_secs = 30") && meta.stdout.contains("pool = \"parameters\""),
+          "\(target): \(meta.stdout)")
+      }
     }
   }
 }

@@ -98,10 +98,10 @@ extension E2E {
       // Mobly's own summary, and its exit status.
       let pass = try root.run("mobly_rtc_test", [], env: env)
       #expect(pass.status == 0, "\(pass.output.suffix(3000))")
-      #expect(pass.output.contains("Error 0, Executed 4, Failed 0, Passed 4"), "\(pass.output.suffix(3000))")
+      #expect(pass.output.contains("Error 0, Executed 5, Failed 0, Passed 5"), "\(pass.output.suffix(3000))")
       let fail = try root.run("mobly_rtc_test", ["--force-failure"], env: env)
       #expect(fail.status == 1, "\(fail.output.suffix(3000))")
-      #expect(fail.output.contains("Error 0, Executed 4, Failed 1, Passed 3"), "\(fail.output.suffix(3000))")
+      #expect(fail.output.contains("Error 0, Executed 5, Failed 1, Passed 4"), "\(fail.output.suffix(3000))")
       #expect(fail.output.contains("failure forced by --force-failure"), "\(fail.output.suffix(3000))")
       // Mobly and portpicker are pure (in the pyz); PyYAML and psutil are
       // native, installed in site/ with their extension modules.
@@ -114,7 +114,7 @@ extension E2E {
       #expect(!names.contains { $0.hasPrefix("yaml/") || $0.hasPrefix("psutil/") })
 
       // Unbundled, as documented: the native wheels installed in a venv, the
-      // C extension on PYTHONPATH, the data next to the pyz.
+      // C extension on PYTHONPATH, the FIDL IR in the build's fidl_ir/.
       let venv = build.dir + "/mobly-venv"
       try? FileManager.default.removeItem(atPath: venv)
       #expect(try run("/usr/bin/python3.11", ["-m", "venv", venv]).status == 0)
@@ -125,9 +125,9 @@ extension E2E {
       #expect(install.status == 0, "\(install.output)")
       let unbundled = try run(
         venv + "/bin/python", [build.out + "/mobly_rtc_test.pyz"],
-        environment: environment(["PYTHONPATH": build.out, "FIDL_IR_PATH": nil]))
+        environment: environment(["PYTHONPATH": build.out, "FIDL_IR_PATH": build.out + "/fidl_ir"]))
       #expect(
-        unbundled.status == 0 && unbundled.output.contains("Failed 0, Passed 4"), "\(unbundled.output.suffix(2000))")
+        unbundled.status == 0 && unbundled.output.contains("Failed 0, Passed 5"), "\(unbundled.output.suffix(2000))")
     }
 
     /// A child started with sys.executable imports the test's native wheels
@@ -176,7 +176,7 @@ extension E2E {
         let run = try root.run("mobly_rtc_test", [], env: ["LACEWING_CACHE_DIR": "/cache", "TMPDIR": "/tmp"])
         #expect(run.status == 0 && run.signal == nil, "run \(trial): \(run.output.suffix(2000))")
         #expect(
-          run.output.contains("Error 0, Executed 4, Failed 0, Passed 4"), "run \(trial): \(run.output.suffix(2000))")
+          run.output.contains("Error 0, Executed 5, Failed 0, Passed 5"), "run \(trial): \(run.output.suffix(2000))")
       }
     }
 

@@ -20,7 +20,7 @@ import Testing
     #expect(text == readText(path), "output of \(tool) \(args.joined(separator: " ")) differs from \(path)")
   }
 
-  @Test(arguments: ["collect-artifacts", "fuse-stub", "ldd-allowlist-check", "make-archive"])
+  @Test(arguments: ["collect-artifacts", "fuse-stub", "ldd-allowlist-check", "make-archive", "lacewing-run-tests"])
   func help(tool: String) throws {
     try check("\(tool)-help", tool, ["--help"], status: 0)
   }
@@ -34,6 +34,11 @@ import Testing
     try check(
       "collect-artifacts-bad-python", "collect-artifacts",
       ["--python", "/bin/sh", "--output", "/tmp/lacewing-golden-unused.json"], status: 1)
+  }
+
+  @Test func runnerNamesAMissingTestsFile() throws {
+    try check(
+      "lacewing-run-tests-missing-tests", "lacewing-run-tests", ["--tests", "/nonexistent/tests.json"], status: 1)
   }
 
   @Test func makeArchiveNamesAMissingManifest() throws {

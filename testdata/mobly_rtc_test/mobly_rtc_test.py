@@ -1,19 +1,19 @@
 """rtc_test's device checks as a real Mobly test: a BaseTestClass with a Mobly
 controller for the simulated RTC device (rtc_device), run through
-mobly.test_runner on a generated testbed config, using the fidl_codec C
-extension and the FIDL IR data files.
+mobly.test_runner, using the fidl_codec C extension and the FIDL IR.
 
     mobly_rtc_test [--force-failure] [-c CONFIG] [other Mobly flags]
 
-Without -c, the testbed config (one simulated device) is generated in a
-fresh temp dir, which also holds Mobly's logs. Mobly prints its summary and
-exits 0 only when every test passed.
+Built by python_mobly_test: without -c, the testbed is simulated_rtc.yaml;
+the params (expected_year, greeting) come from BUILD.gn, --from-gn from its
+extra_args, the IR from the controller's deps (in $FIDL_IR_PATH). Before
+its tests it prints one line, "mobly_rtc_test setup: " and JSON of what it
+was given. Mobly prints its summary and exits 0 only when every test passed.
 """
 
 import json
 import os
 import sys
-import tempfile
 
 import fidl_codec
 from mobly import asserts, base_test, test_runner
@@ -23,11 +23,23 @@ from lacewing_utils import fidl_ir
 from lacewing_utils.fake_device import RTC_LIBRARY, RTC_PROTOCOL, DeviceError, RtcTime
 
 FORCE_FAILURE = False
+ARGV = []
 
 
 class RtcMoblyTest(base_test.BaseTestClass):
     def setup_class(self):
         self.dut = self.register_controller(rtc_device)[0]
+        given = {
+            "argv": ARGV,
+            "testbed": self.testbed_name,
+            "user_params": self.user_params,
+            "fidl_ir": sorted(os.listdir(os.environ["FIDL_IR_PATH"])),
+            "log_path": self.log_path,
+        }
+        print("mobly_rtc_test setup: " + json.dumps(given, sort_keys=True), flush=True)
+
+    def test_params_from_gn(self):
+        asserts.assert_equal(self.user_params["expected_year"], self.dut.initial_year)
 
     def test_set_then_get(self):
         wanted = RtcTime(self.dut.initial_year, 2, 29, 13, 37, 42)
@@ -53,21 +65,11 @@ class RtcMoblyTest(base_test.BaseTestClass):
 def main():
     global FORCE_FAILURE
     argv = sys.argv[1:]
-    if "--force-failure" in argv:
-        FORCE_FAILURE = True
-        argv.remove("--force-failure")
-    if "-c" not in argv and "--config" not in argv:
-        log_dir = tempfile.mkdtemp(prefix="mobly_rtc_test-")
-        config = os.path.join(log_dir, "testbed.yaml")
-        testbed = {
-            "TestBeds": [
-                {"Name": "SimulatedRtc", "Controllers": {"RtcDevice": [{"name": "rtc0", "initial_year": 2024}]}}
-            ],
-            "MoblyParams": {"LogPath": log_dir},
-        }
-        with open(config, "w") as f:
-            json.dump(testbed, f)  # JSON is YAML
-        argv = ["-c", config] + argv
+    ARGV.extend(argv)
+    for flag in ("--force-failure", "--from-gn"):
+        while flag in argv:
+            argv.remove(flag)
+            FORCE_FAILURE = FORCE_FAILURE or flag == "--force-failure"
     sys.argv = [sys.argv[0]] + argv
     test_runner.main()
 

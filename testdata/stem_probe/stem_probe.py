@@ -3,6 +3,9 @@
     stem_probe exit N            exit with status N
     stem_probe die SIGNAME       die of that signal (default disposition)
     stem_probe wait              print "ready <pid>" and sleep until signalled
+    stem_probe hang              start a child that sleeps ignoring SIGTERM,
+                                 print "ready <pid> <child's pid>" and sleep
+                                 ignoring SIGTERM: only SIGKILL ends either
     stem_probe child-env         a child started with sys.executable prints
                                  its environment as JSON
     stem_probe where             print cwd, argv[1:] and stdin as JSON
@@ -36,6 +39,13 @@ def main(argv):
         os.kill(os.getpid(), sig)
         time.sleep(5)
         sys.exit(99)  # not reached
+    if command == "hang":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(3600)"
+        child = subprocess.Popen([sys.executable, "-c", code])
+        print(f"ready {os.getpid()} {child.pid}", flush=True)
+        while True:
+            time.sleep(60)
     if command == "wait":
         print(f"ready {os.getpid()}", flush=True)
         while True:
