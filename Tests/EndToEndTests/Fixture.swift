@@ -50,8 +50,9 @@ final class E2EBuild: Sendable {
   }
 
   var args: String {
-    // Fast deflate: the tests rebuild payloads dozens of times.
+    // Fast deflate and zstd: the tests rebuild payloads dozens of times.
     "lacewing_tools_dir=\"\(tools)\" lacewing_python=\"\(runtime)/bin/python3.11\" lacewing_compression_level=1 "
+      + "lacewing_runtime_pack_level=3 "
       + "lacewing_wheel_dir=\"\(Repo.root)/out/wheels\""
   }
 

@@ -128,11 +128,12 @@ extension E2E {
         [
           "gen", build.out, "--root=" + build.src,
           "--args="
-            + build.args.replacingOccurrences(of: "lacewing_compression_level=1", with: "lacewing_compression_level=6"),
+            + build.args.replacingOccurrences(
+              of: "lacewing_runtime_pack_level=3", with: "lacewing_runtime_pack_level=4"),
         ])
       #expect(gen.status == 0, "\(gen.output)")
       let r = try build.ninja()
-      // The runtime is packed again at the new level and checked once
+      // The runtime is packed again at the new zstd level and checked once
       // (its record names the new pack), so every bundle is merged and
       // checked again; the actions with the runtime as a GN dep (the pyz
       // compilers, the collects) rerun and change nothing.
