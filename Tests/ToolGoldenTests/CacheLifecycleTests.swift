@@ -12,17 +12,18 @@ import Testing
 @Suite(.serialized) struct CacheLifecycleTests {
   /// Its first argument is the test's path (the stem passes it), then the
   /// caller's: `check N` checks N times, 50 ms apart, that the test's own
-  /// files are still there; `hold READY RELEASE` writes READY and waits for
-  /// RELEASE to exist, then checks once.
+  /// files are still there; `hold READY RELEASE` writes READY (whatever
+  /// happens next, so the test never waits for it in vain), checks, waits
+  /// for RELEASE to exist, then checks again.
   static let interpreter = """
     #!/bin/sh
     test_file=$1
     shift
     check() { [ -f "$test_file" ] && [ -f "${0%/bin/*}/runtime/python/bin/data" ] || { echo "gone: $0" >&2; exit 3; }; }
-    check
     case "$1" in
       check) i=0; while [ "$i" -lt "$2" ]; do check; sleep 0.05; i=$((i + 1)); done ;;
-      hold) : > "$2"; while [ ! -e "$3" ]; do sleep 0.05; done; check ;;
+      hold) : > "$2"; check; while [ ! -e "$3" ]; do sleep 0.05; done; check ;;
+      *) check ;;
     esac
     exit 0
 
@@ -174,9 +175,13 @@ import Testing
         holder, ["hold", dir + "/ready\(i)", dir + "/release"], environment: evictAll, stdout: .null,
         stderr: .file(dir + "/holder\(i).err"))
     }
+    // Released however the test ends, so no holder outlives it.
+    defer { try? writeText("", to: dir + "/release") }
     for i in holders.indices {
-      // Each holder is running (its entries locked) once it wrote this.
-      while !FileManager.default.fileExists(atPath: dir + "/ready\(i)") { usleep(20_000) }
+      // Each holder is running (its entries locked) once it wrote this;
+      // the deadline only keeps a broken stem from hanging the suite.
+      let deadline = Date().addingTimeInterval(120)
+      while !FileManager.default.fileExists(atPath: dir + "/ready\(i)") && Date() < deadline { usleep(20_000) }
     }
     let heldEntries = entries()
     #expect(heldEntries.count == 4, "\(heldEntries)")
