@@ -137,19 +137,29 @@ enum Cache {
   static func remove(_ entry: Entry, in root: CPath, unlessUsedSince cutoff: Int?) -> Removal {
     let fd = entry.path.withCString { lw_open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
     guard fd >= 0 else { return .gone }
-    defer { close(fd) }
-    if flock(fd, LOCK_EX | LOCK_NB) != 0 { return lw_errno() == EWOULDBLOCK ? .inUse : .gone }
+    if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+      let inUse = lw_errno() == EWOULDBLOCK
+      close(fd)
+      return inUse ? .inUse : .gone
+    }
     var locked = stat()
     var named = stat()
     guard fstat(fd, &locked) == 0, entry.path.withCString({ lstat($0, &named) }) == 0,
-      locked.st_dev == named.st_dev, locked.st_ino == named.st_ino
-    else { return .gone }
-    // A run that used it after the listing and has already ended.
-    if let cutoff, Int(locked.st_mtim.tv_sec) > cutoff { return .inUse }
+      locked.st_dev == named.st_dev, locked.st_ino == named.st_ino,
+      // A run that used it after the listing and has already ended.
+      cutoff.map({ Int(locked.st_mtim.tv_sec) <= $0 }) ?? true
+    else {
+      close(fd)
+      return .gone
+    }
     var trashName = Array(".trash-\(getpid())-".utf8)
     trashName += entry.name
     let trash = trashName.withUnsafeBytes { root.appending(bytes: $0) }
-    guard trash.withCString({ t in entry.path.withCString { rename($0, t) } }) == 0 else { return .gone }
+    let renamed = trash.withCString { t in entry.path.withCString { rename($0, t) } } == 0
+    // Unlocked before the slow part: a run that opened the entry before the
+    // rename stops waiting, sees the name gone and extracts again.
+    close(fd)
+    guard renamed else { return .gone }
     _ = trash.withCString { lw_remove_tree($0) }
     return .removed
   }
