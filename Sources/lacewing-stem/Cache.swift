@@ -240,6 +240,9 @@ enum Cache {
       exit(0)
     }
     if same(what, "prune") {
+      // What interrupted extractions and evictions left, as a cold start would.
+      Launcher.removeOrphans(in: root, prefix: ".work-")
+      Launcher.removeOrphans(in: root, prefix: ".trash-")
       let (removed, kept) = evict(in: root, policy: policy, log: true)
       writeString(1, "removed \(removed) entries; \(kept) bytes left in \(root.string)\n")
       exit(0)

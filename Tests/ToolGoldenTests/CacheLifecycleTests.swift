@@ -208,11 +208,20 @@ import Testing
     for (i, holder) in held.enumerated() {
       #expect(holder.wait().status == 0, "holder \(i): \(readText(dir + "/holder\(i).err"))")
     }
+    // What a killed extraction and a killed eviction leave (their pid is
+    // gone) goes with a prune too.
+    let dead = try Spawned("/bin/true", [])
+    _ = dead.wait()
+    for orphan in [".work-\(dead.pid)-abcdef", ".trash-\(dead.pid)-v3-0123"] {
+      try writeText("left\n", to: cache + "/" + orphan + "/file")
+    }
     // Nobody holds anything now: pruning with max age 0 empties the cache.
     let prune = try run(
       holders[0], [], environment: env(["LACEWING_CACHE": "prune", "LACEWING_CACHE_MAX_AGE_DAYS": "0"]))
     #expect(prune.status == 0 && prune.stdout.contains("removed "), "\(prune.output)")
     #expect(entries().isEmpty, "\(entries())")
+    let left = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
+    #expect(left.isEmpty, "\(left)")
   }
 
   /// Runs of bundles on distinct 1 MB runtimes, one after another, under a
