@@ -71,7 +71,10 @@ public struct WheelOptions: ParsableArguments {
 
   @Option(
     name: .customLong("wheel-lock"),
-    help: "A requirements lock (name==version --hash=sha256:...) every wheel must match.")
+    help: """
+      A requirements lock (name==version --hash=sha256:...) every wheel must match; required when \
+      --wheel-list names any wheel.
+      """)
   public var lock: String?
 
   public init() {}

@@ -75,7 +75,8 @@ public enum Fuser {
     try output.write(bundle, mode: 0o755)
     if options.sizeReport != nil || options.sizeTable != nil {
       let report = try SizeReport(
-        bundle: FS.basename(output.path), stemBytes: stem.count, payload: payload, totalBytes: bundle.count,
+        bundle: FS.basename(output.path), stemBytes: stem.count, payload: payload,
+        configBytes: config.encoded.count, trailerBytes: Int(LW_TRAILER_SIZE), totalBytes: bundle.count,
         packed: packed)
       if let path = options.sizeReport { try OutputFile.write(report.json, to: path) }
       if let path = options.sizeTable { try OutputFile.write(Data(report.table.utf8), to: path) }

@@ -61,11 +61,14 @@ public struct SizeReport: Codable, Equatable, Sendable {
   }
 
   /// `packed`: what the runtime pack holds (make-archive --pack-index).
+  /// `totalBytes` is the bundle file's size, which the categories must add
+  /// up to: each is counted from what it is made of, never as a remainder.
   public init(
-    bundle: String, stemBytes: Int, payload: Data, totalBytes: Int, packed: [PayloadArchive.PackedFile] = [],
-    largestCount: Int = 15
+    bundle: String, stemBytes: Int, payload: Data, configBytes: Int, trailerBytes: Int, totalBytes: Int,
+    packed: [PayloadArchive.PackedFile] = [], largestCount: Int = 15
   ) throws(LacewingError) {
     let entries = try ZipIndex.entries(payload)
+    let directoryBytes = payload.count - (try ZipIndex.centralDirectoryOffset(payload))
     var sums: [String: Category] = [:]
     for name in SizeReport.categoryNames { sums[name] = Category(name: name, files: 0, bytes: 0, uncompressedBytes: 0) }
     sums["stem"] = Category(name: "stem", files: 1, bytes: stemBytes, uncompressedBytes: stemBytes)
@@ -86,9 +89,22 @@ public struct SizeReport: Codable, Equatable, Sendable {
         items.append(Item(path: f.path, category: c, bytes: nil, uncompressedBytes: f.size))
       }
     }
+    // Each entry's local header (and any data descriptor) is zip structure
+    // too; its compressed bytes are its category's.
+    let localHeaderBytes = entries.reduce(0) { $0 + ($1.dataEnd - $1.localOffset - $1.compressedSize) }
+    let overhead = localHeaderBytes + directoryBytes + configBytes + trailerBytes
+    sums[SizeReport.overhead]!.bytes = overhead
+    sums[SizeReport.overhead]!.uncompressedBytes = overhead
     let accounted = sums.values.reduce(0) { $0 + $1.bytes }
-    sums[SizeReport.overhead]!.bytes = totalBytes - accounted
-    sums[SizeReport.overhead]!.uncompressedBytes = totalBytes - accounted
+    // Bytes no category explains (a gap between zip entries, a fuse layout
+    // this report does not know) would otherwise vanish into a remainder.
+    guard accounted == totalBytes else {
+      throw LacewingError(
+        .badInput,
+        "the size report of \(bundle) does not add up: stem, entries, zip headers and directory, config and "
+          + "trailer make \(accounted) bytes, the bundle has \(totalBytes); rebuild the payload with make-archive "
+          + "(a zip written by another tool may have bytes between its entries)")
+    }
     self.bundle = bundle
     self.totalBytes = totalBytes
     self.categories = SizeReport.categoryNames.map { sums[$0]! }.filter { $0.files > 0 || $0.bytes > 0 }

@@ -161,23 +161,33 @@ public struct Wheel {
 
   /// The wheels the JSON `lists` name, each checked against the `runtime`
   /// it will run on (the interpreter's versioned name; nil: not checked)
-  /// and, with a `lock`, against its pin. Returns them with every file
-  /// read, for the depfile; the lock is read only when there are wheels,
-  /// so a bundle without any does not depend on it.
+  /// and against its pin in `lock`, without which wheels are refused.
+  /// Returns them with every file read, for the depfile; the lock is read
+  /// only when there are wheels, so a bundle without any does not depend
+  /// on it.
   public static func checked(lists: [String], runtime: String?, lock: String?) throws(LacewingError)
     -> (wheels: [Wheel], inputs: [String])
   {
     let paths = try readLists(lists)
     guard !paths.isEmpty else { return ([], lists) }
-    let pins = try lock.map { lock throws(LacewingError) in try readPins(lock) }
+    // The templates always pass the lock; a tool run by hand or by another
+    // build must not be the way around the pins.
+    guard let lock else {
+      throw LacewingError(
+        .badInput,
+        "\(paths.map(FS.basename).joined(separator: ", ")) cannot be checked against a pin: no --wheel-lock was "
+          + "given; pass --wheel-lock with the requirements lock that pins every wheel (the templates pass "
+          + "lacewing_wheel_lock, third_party/python/requirements.lock by default)")
+    }
+    let pins = try readPins(lock)
     var wheels: [Wheel] = []
     for path in paths {
       let wheel = try Wheel(path)
       if let runtime { try wheel.check(runtime: runtime) }
-      if let pins, let lock { try wheel.verify(against: pins, lock: lock) }
+      try wheel.verify(against: pins, lock: lock)
       wheels.append(wheel)
     }
-    return (wheels, lists + (lock.map { [$0] } ?? []) + paths)
+    return (wheels, lists + [lock] + paths)
   }
 
   /// Wheel paths from JSON lists written by GN metadata (lacewing_wheels).

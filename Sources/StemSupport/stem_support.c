@@ -84,3 +84,21 @@ int lw_inflate(lw_inflater *inf, const uint8_t *in, size_t in_size, size_t *cons
   if (rc == Z_BUF_ERROR && *produced > 0) rc = Z_OK;
   return rc;
 }
+
+// ---- Cache lifecycle (Cache.swift) -----------------------------------------
+// Kept apart from the extraction helpers above, which change on their own.
+
+static long long tree_bytes_total;
+
+static int add_bytes(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)path; (void)flag; (void)ftw;
+  // Blocks, not st_size: what the entry takes from the disk is what a cap is for.
+  tree_bytes_total += (long long)sb->st_blocks * 512;
+  return 0;
+}
+
+long long lw_tree_bytes(const char *path) {
+  tree_bytes_total = 0;
+  if (nftw(path, add_bytes, 16, FTW_PHYS) != 0) return -1;
+  return tree_bytes_total;
+}

@@ -58,9 +58,11 @@ struct Launcher {
 
   func run() throws(StemFailure) -> Never {
     if let mode = getenvString("LACEWING_EXTRACT"), same(mode, "temp") { try runTemporary() }
-    if let cacheRoot = cacheRoot() {
+    // Read before anything runs, so a bad value fails every start alike.
+    let policy = try Cache.Policy.fromEnvironment()
+    if let cacheRoot = Self.cacheRoot() {
       do throws(StemFailure) {
-        let test = try cachedEntry(in: cacheRoot)
+        let test = try cachedEntry(in: cacheRoot, policy: policy)
         // exec only returns on failure; a noexec cache mount is the usual
         // cause, and a private temp dir may still work: fall back silently.
         _ = execInterpreter(test: test)
@@ -78,45 +80,77 @@ struct Launcher {
   /// runtime digest in the config the runtime layer has an entry of its own,
   /// which every bundle on that runtime shares: a second test extracts only
   /// its own files. Returns the test's root, which links to the runtime's.
-  private func cachedEntry(in cacheRoot: CPath) throws(StemFailure) -> CPath {
+  private func cachedEntry(in cacheRoot: CPath, policy: Cache.Policy) throws(StemFailure) -> CPath {
     let version = "v\(LW_FORMAT_VERSION)-"
     let key = version + withUnsafeBytes(of: bundle.trailer.digest) { hex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
-    guard let runtime = bundle.config.runtime else {
-      return try cachedEntry(in: cacheRoot, key: key, layer: .all, runtimeLink: ".")
+    let test: CPath
+    var extracted = false
+    if let runtime = bundle.config.runtime {
+      let runtimeKey =
+        version + LW_CACHE_RUNTIME_TAG + String(runtime[..<runtime.utf8.index(runtime.utf8.startIndex, offsetBy: 32)])
+      extracted = try cachedEntry(in: cacheRoot, key: runtimeKey, layer: .runtime, runtimeLink: nil).extracted
+      // Sibling entries: the link stays right if the cache directory moves.
+      let testEntry = try cachedEntry(in: cacheRoot, key: key, layer: .test, runtimeLink: "../" + runtimeKey)
+      test = testEntry.path
+      extracted = extracted || testEntry.extracted
+    } else {
+      (test, extracted) = try cachedEntry(in: cacheRoot, key: key, layer: .all, runtimeLink: ".")
     }
-    let runtimeKey =
-      version + LW_CACHE_RUNTIME_TAG + String(runtime[..<runtime.utf8.index(runtime.utf8.startIndex, offsetBy: 32)])
-    _ = try cachedEntry(in: cacheRoot, key: runtimeKey, layer: .runtime, runtimeLink: nil)
-    // Sibling entries: the link stays right if the cache directory moves.
-    return try cachedEntry(in: cacheRoot, key: key, layer: .test, runtimeLink: "../" + runtimeKey)
+    // Only a cold start pays for eviction; this run's entries are locked,
+    // so it cannot take them.
+    if extracted { Cache.evict(in: cacheRoot, policy: policy) }
+    return test
   }
 
+  /// The entry at `key`, locked for this run (Cache.use), extracted first
+  /// if it is not there. A lost race with an evictor retries a few times.
   private func cachedEntry(in cacheRoot: CPath, key: String, layer: Extractor.Layer, runtimeLink: String?)
-    throws(StemFailure) -> CPath
+    throws(StemFailure) -> (path: CPath, extracted: Bool)
   {
     let entry = cacheRoot.appending(key)
-    var st = stat()
-    // A warm start is this one stat: an entry only ever appears by rename of
-    // a complete extraction, so its existence is the proof.
-    if entry.withCString({ stat($0, &st) }) == 0 && (st.st_mode & 0o170000) == 0o040000 && st.st_uid == geteuid() {
-      report("cache hit " + entry.string)
-      return entry
+    for _ in 0..<4 {
+      // A warm start is this: an entry only ever appears by rename of a
+      // complete extraction, so its existence (locked) is the proof.
+      if Cache.use(entry) != nil {
+        report("cache hit " + entry.string)
+        return (entry, false)
+      }
+      if try extractEntry(entry, in: cacheRoot, layer: layer, runtimeLink: runtimeLink) { return (entry, true) }
     }
+    throw .cannotRun("cache entry \(entry.string) was evicted as often as it was extracted")
+  }
+
+  /// Extracts and publishes `entry`, locked before it is visible so no
+  /// evictor can take it; false if another run published it first (or it
+  /// was evicted before this run could lock it).
+  private func extractEntry(_ entry: CPath, in cacheRoot: CPath, layer: Extractor.Layer, runtimeLink: String?)
+    throws(StemFailure) -> Bool
+  {
+    var st = stat()
     guard makeDirectories(cacheRoot) else { throw .system("cannot create cache directory", cacheRoot) }
     guard cacheRoot.withCString({ lstat($0, &st) }) == 0, (st.st_mode & 0o170000) == 0o040000, st.st_uid == geteuid(),
       st.st_mode & 0o022 == 0
     else { throw .cannotRun("cache directory \(cacheRoot.string) is not a private directory of this user") }
     // Only the cold path pays for this scan; a warm start never gets here.
-    removeOrphans(in: cacheRoot, prefix: ".work-")
+    Self.removeOrphans(in: cacheRoot, prefix: ".work-")
+    Self.removeOrphans(in: cacheRoot, prefix: ".trash-")
     var work = cacheRoot.appending(".work-\(getpid())-XXXXXX")
     try extract(into: &work, layer: layer, runtimeLink: runtimeLink)
+    // Not close-on-exec: the interpreter holds this lock until it exits.
+    let lock = work.withCString { lw_open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0) }
+    if lock < 0 || flock(lock, LOCK_SH) != 0 {
+      _ = work.withCString { lw_remove_tree($0) }
+      throw .system("cannot lock the extraction", work)
+    }
     if work.withCString({ w in entry.withCString { rename(w, $0) } }) != 0 {
       let err = lw_errno()
+      close(lock)
       _ = work.withCString { lw_remove_tree($0) }
       // Another copy of this bundle finished first: its entry is as good as ours.
       guard err == EEXIST || err == ENOTEMPTY else { throw .system("cannot publish cache entry", entry) }
+      return false
     }
-    return entry
+    return true
   }
 
   /// Temp mode: extract into a fresh private dir, run the test as a child,
@@ -125,7 +159,7 @@ struct Launcher {
     let tmp = CPath(getenvString("TMPDIR") ?? "/tmp")
     // A stem killed by SIGKILL could not delete its dir; its child died with
     // it (PR_SET_PDEATHSIG), so a dir whose stem is gone is safe to remove.
-    removeOrphans(in: tmp, prefix: "lacewing-")
+    Self.removeOrphans(in: tmp, prefix: "lacewing-")
     var dir = tmp.appending("lacewing-\(getpid())-XXXXXX")
     try extract(into: &dir, runtimeLink: ".")
     let parent = getpid()
@@ -252,7 +286,7 @@ struct Launcher {
 
   /// Removes `<dir>/<prefix><pid>-*` directories of ours whose stem process
   /// no longer exists: extractions interrupted by SIGKILL or a crash.
-  private func removeOrphans(in dir: CPath, prefix: String) {
+  static func removeOrphans(in dir: CPath, prefix: String) {
     guard let stream = dir.withCString({ opendir($0) }) else { return }
     defer { closedir(stream) }
     let prefixBytes = Array(prefix.utf8)
@@ -278,7 +312,7 @@ struct Launcher {
     }
   }
 
-  private func cacheRoot() -> CPath? {
+  static func cacheRoot() -> CPath? {
     if let dir = getenvString("LACEWING_CACHE_DIR") { return CPath(dir) }
     if let xdg = getenvString("XDG_CACHE_HOME"), xdg.utf8.first == 0x2F { return CPath(xdg).appending("lacewing") }
     if let home = getenvString("HOME"), home.utf8.first == 0x2F { return CPath(home).appending(".cache/lacewing") }

@@ -8,6 +8,9 @@ import StemSupport
 ///   LACEWING_EXTRACT=temp      extract to a private temp dir, run, delete it
 ///   LACEWING_CACHE_DIR=DIR     cache root (default $XDG_CACHE_HOME/lacewing or ~/.cache/lacewing)
 ///   LACEWING_LIST=1            print the bundle's config and entries, run nothing
+///   LACEWING_CACHE=list|prune  list the cache's entries, or evict now; run nothing
+///   LACEWING_CACHE_MAX_AGE_DAYS=N  cold starts evict entries unused for N days (default 7)
+///   LACEWING_CACHE_MAX_BYTES=N     and idle ones past N bytes, oldest first (default 2 GiB)
 ///
 /// A multi-test bundle also reads its first argument (or the name it was run
 /// as) to choose the test; `--list` prints its tests.
@@ -19,6 +22,7 @@ enum Stem {
   static func main() {
     let start = monotonicNanos()
     do throws(StemFailure) {
+      if let command = getenvString("LACEWING_CACHE") { try Cache.command(command, root: Launcher.cacheRoot()) }
       let bundle = try BundleImage.openSelf()
       if getenvString("LACEWING_LIST") != nil {
         try list(bundle)

@@ -67,4 +67,23 @@ import Testing
     // GN points at the invocation that gave the pair.
     #expect(r.output.contains("//testdata/exclusive_parameters/BUILD.gn"), "\(r.output)")
   }
+
+  /// A bundle must be on its payload's runtime (it reads that runtime's
+  /// manifest and index): GN cannot read the embed target's parameter, so
+  /// the embed target defines `<embed>.runtime_is.<runtime>` and the bundle
+  /// depends on the one for its own runtime. The control, the same runtime
+  /// named on both, is eachParameterAloneGenerates.
+  @Test func aBundleOnAnotherRuntimeThanItsPayloadFailsGen() throws {
+    var generated = true
+    let r = try Self.gen("runtime_and_embed") { out in
+      generated = FileManager.default.fileExists(atPath: out + "/toolchain.ninja")
+    }
+    #expect(r.status != 0, "gn gen accepted a bundle on another runtime: \(r.output)")
+    #expect(!generated, "gn gen wrote a build for runtime_and_embed")
+    #expect(r.output.contains("//testdata/exclusive_parameters:one_test("), "\(r.output)")
+    #expect(
+      r.output.contains(
+        "needs //testdata/exclusive_parameters:embed.runtime_is.testdata_exclusive_parameters.another_runtime"),
+      "\(r.output)")
+  }
 }

@@ -87,6 +87,28 @@ extension E2E {
       }
     }
 
+    /// The bundled CPython keeps the cache locks it inherits from the stem:
+    /// while the probe runs, pruning everything idle leaves its two entries;
+    /// once it has ended, the same prune removes them.
+    @Test func aRunningPythonTestKeepsItsEntriesThroughAPrune() throws {
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      let pruneAll = env("cache", ["LACEWING_CACHE": "prune", "LACEWING_CACHE_MAX_AGE_DAYS": "0"])
+      let p = try Spawned(probe, ["wait"], environment: env("cache"))
+      #expect(p.firstLine()?.hasPrefix("ready ") == true)
+      let entries = cacheContents()
+      #expect(entries.count == 2, "\(entries)")
+      let held = try run(probe, [], environment: pruneAll)
+      #expect(held.status == 0 && held.stdout.contains("removed 0 entries"), "\(held.output)")
+      #expect(cacheContents() == entries)
+      let list = try run(probe, [], environment: env("cache", ["LACEWING_CACHE": "list"]))
+      for entry in entries { #expect(list.stdout.contains("in use: " + entry), "\(list.stdout)") }
+      p.signal(SIGTERM)
+      _ = p.wait()
+      let pruned = try run(probe, [], environment: pruneAll)
+      #expect(pruned.status == 0 && pruned.stdout.contains("removed 2 entries"), "\(pruned.output)")
+      #expect(cacheContents().filter { $0.hasPrefix(BundleLayout.cacheKeyPrefix) }.isEmpty, "\(cacheContents())")
+    }
+
     @Test func sigkillOfATempModeStemTakesTheTestAlongAndTheNextRunCleansUp() throws {
       defer { try? FileManager.default.removeItem(atPath: dir) }
       let p = try Spawned(probe, ["wait"], environment: env("temp"))

@@ -123,12 +123,43 @@ import Testing
     #expect(SizeReport.category(of: path) == category)
   }
 
+  /// The overhead is counted from the zip's headers and directory, the
+  /// config and the trailer, so a file with bytes none of them explain
+  /// (or missing some) is an error, not a larger or smaller remainder.
+  @Test func aBundleTheCategoriesDoNotExplainIsRefused() throws {
+    let zip = try ZipMerge.merge([], adding: [.init(path: "test/t.pyz", data: Data(repeating: 7, count: 5000))])
+    let exact = 1000 + zip.count + 150 + 50
+    for total in [exact + 1, exact - 1] {
+      #expect(throws: LacewingError.self, "\(total - exact) bytes") {
+        try SizeReport(
+          bundle: "b", stemBytes: 1000, payload: zip, configBytes: 150, trailerBytes: 50, totalBytes: total)
+      }
+      do {
+        _ = try SizeReport(
+          bundle: "b", stemBytes: 1000, payload: zip, configBytes: 150, trailerBytes: 50, totalBytes: total)
+      } catch {
+        #expect(
+          error.message.hasPrefix("the size report of b does not add up:")
+            && error.message.contains("make \(exact) bytes, the bundle has \(total)"), "\(error.message)")
+      }
+    }
+    #expect(
+      try SizeReport(bundle: "b", stemBytes: 1000, payload: zip, configBytes: 150, trailerBytes: 50, totalBytes: exact)
+        .totalBytes == exact)
+  }
+
   @Test func theCategoriesAddUpToTheBundle() throws {
     let pyz = Data(repeating: 7, count: 5000)
     let zip = try ZipMerge.merge(
       [], adding: [.init(path: "test/t.pyz", data: pyz), .init(path: "python/bin/python3.11", data: Data(count: 100))])
-    let report = try SizeReport(bundle: "b", stemBytes: 1000, payload: zip, totalBytes: 1000 + zip.count + 200)
+    let report = try SizeReport(
+      bundle: "b", stemBytes: 1000, payload: zip, configBytes: 150, trailerBytes: 50,
+      totalBytes: 1000 + zip.count + 200)
     #expect(report.categories.reduce(0) { $0 + $1.bytes } == report.totalBytes)
+    let entries = try ZipIndex.entries(zip)
+    #expect(
+      report.categories.first { $0.name == "zip directory, config, trailer" }?.bytes
+        == zip.count - entries.reduce(0) { $0 + $1.compressedSize } + 200)
     #expect(report.categories.first { $0.name == "test code" }?.bytes == 5000)
     #expect(report.largest.first?.path == "test/t.pyz")
     #expect(report.table.contains("test code"))

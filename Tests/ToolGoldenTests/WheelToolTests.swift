@@ -19,6 +19,18 @@ import Testing
     return wheel
   }
 
+  /// Writes `dir/lock` pinning `wheels` at their own bytes (the tools refuse
+  /// wheels without a lock) and returns the options that pass it.
+  static func pin(_ wheels: [String], in dir: String) throws -> [String] {
+    var lock = ""
+    for wheel in wheels {
+      let parts = (wheel as NSString).lastPathComponent.split(separator: "-")
+      lock += "\(parts[0])==\(parts[1]) --hash=sha256:\(hexString(SHA256.hash(try readFile(wheel))))\n"
+    }
+    try writeText(lock, to: dir + "/lock")
+    return ["--wheel-lock", "lock"]
+  }
+
   /// `make-archive pyz` of a one-line test importing `fake`, plus `args`.
   static func pyz(in dir: String, _ args: [String]) throws -> ProcessResult {
     try writeText(#"[{"source": "main.py", "dest": "main.py"}]"#, to: dir + "/sources.json")
@@ -42,7 +54,8 @@ import Testing
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let wheel = try Self.makeWheel(name, in: dir)
     try writeText("[\"\(wheel)\"]", to: dir + "/wheels.json")
-    let pyz = try Self.pyz(in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "wheels.json"])
+    let lock = try Self.pin([wheel], in: dir)
+    let pyz = try Self.pyz(in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "wheels.json"] + lock)
     #expect(pyz.status == 1, "\(pyz.output)")
     #expect(pyz.stderr.hasPrefix("make-archive pyz: error: \(name) ") && pyz.stderr.contains(message), "\(pyz.stderr)")
     #expect(pyz.stderr.contains("build/fetch-wheels.sh"), "the fix is named: \(pyz.stderr)")
@@ -51,7 +64,7 @@ import Testing
       .write(to: URL(fileURLWithPath: dir + "/rt.json"))
     let collect = try run(
       try Repo.tool("collect-artifacts"),
-      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "wheels.json", "--output", "m.json"],
+      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "wheels.json", "--output", "m.json"] + lock,
       directory: dir)
     #expect(collect.status == 1 && collect.stderr.contains(message), "\(collect.stderr)")
   }
@@ -105,7 +118,8 @@ import Testing
       .write(to: URL(fileURLWithPath: dir + "/rt.json"))
     let collect = try run(
       try Repo.tool("collect-artifacts"),
-      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "wheels.json", "--output", "m.json"],
+      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "wheels.json", "--output", "m.json"]
+        + (try Self.pin([wheel], in: dir)),
       directory: dir)
     if let refusal {
       #expect(collect.status == 1 && collect.stderr.contains("\(name) \(refusal)"), "\(collect.stderr)")
@@ -137,6 +151,34 @@ import Testing
     #expect(pinned.status == 0, "\(pinned.stderr)")
   }
 
+  /// The pins hold without the templates: a tool given wheels but no lock
+  /// refuses them, naming the option and what to pass.
+  @Test func wheelsWithoutALockAreRefused() throws {
+    let dir = try makeTemporaryDirectory("wheel-nolock")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let wheel = try Self.makeWheel("fake-1.0-py3-none-any.whl", in: dir)
+    try writeText("[\"\(wheel)\"]", to: dir + "/wheels.json")
+    let expected =
+      "fake-1.0-py3-none-any.whl cannot be checked against a pin: no --wheel-lock was given; pass --wheel-lock"
+    let pyz = try Self.pyz(in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "wheels.json"])
+    #expect(pyz.status == 1 && pyz.stderr.hasPrefix("make-archive pyz: error: " + expected), "\(pyz.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/t.pyz"))
+    try BundleManifest(interpreter: "python/bin/python3.11", compiler: nil, entries: []).encoded()
+      .write(to: URL(fileURLWithPath: dir + "/rt.json"))
+    let collectArgs = [
+      "--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "wheels.json", "--output", "m.json",
+    ]
+    let collect = try run(try Repo.tool("collect-artifacts"), collectArgs, directory: dir)
+    #expect(
+      collect.status == 1 && collect.stderr.hasPrefix("collect-artifacts: error: " + expected), "\(collect.stderr)")
+    // The control: the same runs with the wheel pinned succeed.
+    let lock = try Self.pin([wheel], in: dir)
+    let pinnedPyz = try Self.pyz(in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "wheels.json"] + lock)
+    #expect(pinnedPyz.status == 0, "\(pinnedPyz.stderr)")
+    let pinnedCollect = try run(try Repo.tool("collect-artifacts"), collectArgs + lock, directory: dir)
+    #expect(pinnedCollect.status == 0, "\(pinnedCollect.stderr)")
+  }
+
   @Test func pureWheelsJoinThePyzAndNativeOnesTheSiteDir() throws {
     let dir = try makeTemporaryDirectory("wheel-layout")
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -145,8 +187,9 @@ import Testing
     let native = try Self.makeWheel("native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", in: dir, pure: false)
     try writeText("[\"\(pure)\"]", to: dir + "/pure.json")
     try writeText("[\"\(native)\"]", to: dir + "/native.json")
+    let lock = try Self.pin([pure, native], in: dir)
     let pyz = try Self.pyz(
-      in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "pure.json", "--depfile", "t.pyz.d"])
+      in: dir, ["--python", "/usr/bin/python3.11", "--wheel-list", "pure.json", "--depfile", "t.pyz.d"] + lock)
     #expect(pyz.status == 0, "\(pyz.stderr)")
     let names = try ZipContents.read(dir + "/t.pyz").map(\.name)
     #expect(
@@ -161,7 +204,7 @@ import Testing
       [
         "--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "pure.json", "--wheel-list", "native.json",
         "--output", "m.json", "--depfile", "m.json.d",
-      ], directory: dir)
+      ] + lock, directory: dir)
     #expect(collect.status == 0, "\(collect.stderr)")
     let manifest = try BundleManifest.read(dir + "/m.json")
     #expect(

@@ -66,4 +66,11 @@ void lw_inflater_free(lw_inflater *inflater);
 int lw_inflate(lw_inflater *inflater, const uint8_t *in, size_t in_size, size_t *consumed,
                uint8_t *out, size_t out_size, size_t *produced, int reset);
 
+// ---- Cache lifecycle (Cache.swift) -----------------------------------------
+#include <sys/file.h>
+
+// Disk space (allocated blocks) of `path` and everything below it, links not
+// followed; -1 when it cannot be walked.
+long long lw_tree_bytes(const char *path);
+
 #endif
