@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The stem links musl (Debian's musl-dev) instead of glibc: static glibc
+// starts at about 630 KB however little of it a program calls, musl at a
+// few dozen (docs/design.md, "The stem"). Its headers come first for the
+// stem's C (zlib's falls through to /usr/include). The Swift importer keeps
+// the system's: every type the stem's Swift passes to libc has the x86-64
+// kernel's layout in both, which stem_support.c asserts against musl's.
+let muslLib = "/usr/lib/x86_64-linux-musl"
+let musl = ["-isystem", "/usr/include/x86_64-linux-musl"]
+
 // The stem is Embedded Swift: no Foundation, no Glibc module, fully static.
 // It reaches libc and zlib only through the StemSupport C target, and shares
 // the bundle's on-disk format with the tools through the LacewingFormat header.
@@ -39,8 +48,10 @@ let package = Package(
       name: "StemSupport", dependencies: ["LacewingFormat"], exclude: ["zstd_decoder.inc"],
       // Sized like the Swift code: the decoder is most of this target, and
       // every bundle carries it.
-      cSettings: [.unsafeFlags(["-Os", "-ffunction-sections", "-fdata-sections"])],
-      linkerSettings: [.linkedLibrary("z")]),
+      cSettings: [
+        .unsafeFlags(["-Os", "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables"] + musl)
+      ]
+    ),
     .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -63,9 +74,14 @@ let package = Package(
       // itself and costs as little as possible in every bundle.
       linkerSettings: [
         .unsafeFlags([
-          "-Xclang-linker", "-static", "-Xlinker", "--strip-all", "-Xlinker", "--gc-sections",
+          "-Xclang-linker", "-static", "-Xclang-linker", "-nostdlib", "-Xlinker", "--strip-all", "-Xlinker",
+          "--gc-sections",
           // SwiftPM always passes -pie, which a static link ignores.
           "-Xclang-linker", "-Wno-unused-command-line-argument",
+          // musl's start file and C library, zlib before the C library it
+          // calls (Debian's libz.a calls nothing glibc has alone).
+          "-Xlinker", "\(muslLib)/crt1.o", "-Xlinker", "/usr/lib/x86_64-linux-gnu/libz.a", "-Xlinker",
+          "\(muslLib)/libc.a",
         ])
       ]),
     // Runs real processes for the tests; never mocks them.

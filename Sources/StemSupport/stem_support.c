@@ -2,16 +2,61 @@
 #include "stem_support.h"
 
 #include <ftw.h>
+#include <stddef.h>
+#include <sys/random.h>
+
+#ifndef __GLIBC__
+// Embedded Swift seeds its hashing with arc4random_buf, which glibc has and
+// musl (the stem's C library, docs/design.md "The stem") does not.
+void arc4random_buf(void *buf, size_t n) {
+  unsigned char *p = buf;
+  while (n > 0) {
+    ssize_t got = getrandom(p, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      abort();  // no entropy at all: nothing sensible to hash with
+    }
+    p += got;
+    n -= (size_t)got;
+  }
+}
+#endif
+
+// The stem's Swift sees the system's (glibc's) declarations of these, and
+// this file is built against musl's: the layouts must be the kernel's in both.
+_Static_assert(sizeof(struct stat) == 144 && offsetof(struct stat, st_mtim) == 88, "struct stat");
+_Static_assert(sizeof(struct dirent) == 280 && offsetof(struct dirent, d_name) == 19, "struct dirent");
+_Static_assert(sizeof(struct timespec) == 16 && sizeof(sigset_t) == 128, "timespec, sigset_t");
+_Static_assert(sizeof(mode_t) == 4 && sizeof(off_t) == 8 && sizeof(pid_t) == 4, "scalar types");
+_Static_assert(O_CLOEXEC == 02000000 && O_NOFOLLOW == 0400000 && O_DIRECTORY == 0200000, "open flags");
 
 static int saved_argc;
 static char **saved_argv;
 
+#ifdef __GLIBC__
 // glibc passes (argc, argv, envp) to initializers, static executables included.
 __attribute__((constructor)) static void capture_args(int argc, char **argv, char **envp) {
   (void)envp;
   saved_argc = argc;
   saved_argv = argv;
 }
+#else
+// musl calls initializers with no arguments, right after pointing environ at
+// the initial stack, where the System V ABI lays out argc, argv[0..argc-1],
+// NULL, then the environment: argc is the one word below it that equals its
+// distance (argv's entries are pointers, never that small).
+__attribute__((constructor)) static void capture_args(void) {
+  char **env = environ;
+  if (env == NULL || env[-1] != NULL) return;
+  for (uintptr_t k = 0; k < (1u << 24); k++) {
+    if ((uintptr_t)env[-2 - (intptr_t)k] == k) {
+      saved_argc = (int)k;
+      saved_argv = env - 1 - k;
+      return;
+    }
+  }
+}
+#endif
 
 int lw_argc(void) { return saved_argc; }
 char **lw_argv(void) { return saved_argv; }
@@ -36,6 +81,20 @@ void lw_forward_signals_to(pid_t child) {
   sa.sa_flags = SA_RESTART | SA_SIGINFO;
   const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+}
+
+void lw_die_of(int sig) {
+  // The handler field's name differs between C libraries; C spells it once.
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, &dfl, NULL);
+  sigset_t unblock;
+  sigemptyset(&unblock);
+  sigaddset(&unblock, sig);
+  sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+  raise(sig);
 }
 
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {

@@ -187,17 +187,7 @@ struct Launcher {
     if signal == 0 { exit((status >> 8) & 0xFF) }
     // Die of the same signal so the caller sees what it would have seen
     // running the test directly.
-    var none = sigset_t()
-    sigemptyset(&none)
-    var block = sigset_t()
-    sigemptyset(&block)
-    sigaddset(&block, signal)
-    sigprocmask(SIG_UNBLOCK, &block, nil)
-    var dfl = sigaction()
-    dfl.__sigaction_handler.sa_handler = nil  // SIG_DFL
-    dfl.sa_mask = none
-    sigaction(signal, &dfl, nil)
-    raise(signal)
+    lw_die_of(signal)
     exit(128 + signal)
   }
 

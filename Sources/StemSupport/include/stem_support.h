@@ -41,6 +41,9 @@ char **lw_argv(void);
 
 // Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to `child` until it exits.
 void lw_forward_signals_to(pid_t child);
+// Dies of `sig` with its default disposition, unblocked; returns only if
+// that disposition is to ignore it.
+void lw_die_of(int sig);
 // Removes `path` and everything below it without following symlinks.
 // Returns 0, or -1 with errno set by the first failure.
 int lw_remove_tree(const char *path);
