@@ -107,7 +107,7 @@ private struct Segments {
     let phoff = bytes.u64(32)
     let phentsize = bytes.u16(54)
     let phnum = bytes.u16(56)
-    guard phentsize >= 56, phoff >= 0, phoff + phnum * phentsize <= bytes.count else {
+    guard phentsize >= 56, bytes.contains(phoff, length: phnum * phentsize) else {
       throw bad("program headers out of range")
     }
     for i in 0..<phnum {
@@ -116,20 +116,28 @@ private struct Segments {
       let vaddr = bytes.u64(p + 16)
       let filesz = bytes.u64(p + 32)
       switch bytes.u32(p) {
-      case 1: loads.append(Load(vaddr: vaddr, offset: offset, filesz: filesz))
+      case 1:
+        // Fields at or above 2^63 read as negative; no loadable file has them.
+        guard vaddr >= 0, offset >= 0, filesz >= 0, filesz <= Int.max - vaddr else {
+          throw bad("loadable segment out of range")
+        }
+        loads.append(Load(vaddr: vaddr, offset: offset, filesz: filesz))
       case 2: dynamic = (offset, filesz)
       case 3: hasInterpreter = true
       default: break
       }
     }
-    if let dynamic, dynamic.offset < 0 || dynamic.size < 0 || dynamic.offset + dynamic.size > bytes.count {
+    if let dynamic, !bytes.contains(dynamic.offset, length: dynamic.size) {
       throw bad("dynamic section out of range")
     }
   }
 
-  /// Where the byte loaded at `vaddr` is in the file.
+  /// Where the byte loaded at `vaddr` is in the file; nil also where that
+  /// offset would not fit an Int (it is past any file then).
   func fileOffset(_ vaddr: Int) -> Int? {
-    loads.first { vaddr >= $0.vaddr && vaddr < $0.vaddr + $0.filesz }.map { vaddr - $0.vaddr + $0.offset }
+    guard let load = loads.first(where: { vaddr >= $0.vaddr && vaddr - $0.vaddr < $0.filesz }) else { return nil }
+    let (offset, overflow) = (vaddr - load.vaddr).addingReportingOverflow(load.offset)
+    return overflow ? nil : offset
   }
 }
 
@@ -163,8 +171,10 @@ private struct DynamicTable {
   }
 
   func string(_ index: Int) throws(LacewingError) -> String {
+    guard index >= 0, index < strsz, bytes.contains(strtab, length: index + 1) else {
+      throw bad("string index out of range")
+    }
     var end = strtab + index
-    guard index >= 0, index < strsz, end < bytes.count else { throw bad("string index out of range") }
     while end < bytes.count && bytes[end] != 0 { end += 1 }
     return String(decoding: bytes.slice((strtab + index)..<end), as: UTF8.self)
   }
@@ -175,9 +185,10 @@ private struct DynamicTable {
     guard let address = entries.first(where: { $0.tag == 0x6fff_fffe })?.value,
       let count = entries.first(where: { $0.tag == 0x6fff_ffff })?.value, var vn = segments.fileOffset(address)
     else { return [:] }
+    guard count >= 0 else { throw bad("negative count of version needs") }
     var needs: [String: [String]] = [:]
     for _ in 0..<count {
-      guard vn + 16 <= bytes.count else { throw bad("version needs out of range") }
+      guard bytes.contains(vn, length: 16) else { throw bad("version needs out of range") }
       let file = try string(bytes.u32(vn + 4))
       var aux = vn + bytes.u32(vn + 8)
       var names: [String] = []

@@ -14,6 +14,13 @@ struct LittleEndianBytes {
   init(_ data: Data) { self.data = data }
 
   var count: Int { data.count }
+
+  /// Whether `length` bytes at `offset` lie inside. The operands come from
+  /// the file (64-bit fields read as Int can be negative or near Int.max),
+  /// so the sum the naive check would form may overflow, and trap.
+  func contains(_ offset: Int, length: Int) -> Bool {
+    offset >= 0 && length >= 0 && offset <= count && length <= count - offset
+  }
   subscript(offset: Int) -> UInt8 { data[data.startIndex + offset] }
 
   /// The bytes in `range`, offsets as for the subscript.

@@ -50,10 +50,28 @@ final class ZipReaderHandle {
       throw LacewingError(.badInput, "\(path) has no readable \(member)")
     }
     defer { zip_fclose(file) }
-    var data = Data(count: Int(st.size))
-    let n = data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, st.size) }
-    guard n == Int64(st.size) else { throw LacewingError(.badInput, "\(path): \(member) is damaged") }
+    var data = Data()
+    guard Self.readRest(of: file, size: st.size, onto: &data) else {
+      throw LacewingError(.badInput, "\(path): \(member) is damaged")
+    }
     return data
+  }
+
+  /// Appends what is left of `file` to `data`, and says whether it came to
+  /// the `size` the zip's directory claims for the whole member. The claim
+  /// only caps the read: a hostile wheel can claim exabytes (or 2^64 - 1,
+  /// which no Int holds) for a few bytes of deflate, so the buffer grows
+  /// with what actually inflates, never with what was claimed.
+  static func readRest(of file: OpaquePointer, size: zip_uint64_t, onto data: inout Data) -> Bool {
+    data.reserveCapacity(Int(min(size, 1 << 26)))
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while UInt64(data.count) <= size {
+      let n = chunk.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, zip_uint64_t($0.count)) }
+      guard n >= 0 else { return false }
+      if n == 0 { break }
+      data.append(contentsOf: chunk[..<Int(n)])
+    }
+    return UInt64(data.count) == size
   }
 
   var names: [String] {
@@ -87,14 +105,13 @@ public enum ZipContents {
         throw LacewingError(.badInput, "\(zip.path): entry \(name) is unreadable")
       }
       defer { zip_fclose(file) }
-      var data = Data(count: Int(st.size))
-      let head = min(st.size, 4)
-      var n = data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, head) }
+      var data = Data(count: 4)
+      let n = data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress, 4) }
       if onlyELF && (n != 4 || !ELFFile.isELF(data)) { continue }
-      if st.size > head {
-        n += data.withUnsafeMutableBytes { zip_fread(file, $0.baseAddress! + Int(head), st.size - head) }
+      data.count = max(Int(n), 0)
+      guard n >= 0, ZipReaderHandle.readRest(of: file, size: st.size, onto: &data) else {
+        throw LacewingError(.badInput, "\(zip.path): entry \(name) is damaged")
       }
-      guard n == Int64(st.size) else { throw LacewingError(.badInput, "\(zip.path): entry \(name) is damaged") }
       out.append((name, data))
     }
     return out
