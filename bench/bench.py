@@ -155,6 +155,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations", type=int, default=21)
     ap.add_argument("--out-dir", default="out/bench")
+    ap.add_argument("--scratch", help="directory to extract in (default: the system's temp dir)")
     ap.add_argument("--pyinstaller", action="store_true", help="also build and time PyInstaller onefile (PyPI)")
     ap.add_argument("--assert-sizes", action="store_true", help="fail when a size misses its target (needs --pyinstaller)")
     ap.add_argument("--per-bundle", nargs="?", const=",".join(map(str, PER_BUNDLE_COUNTS)), metavar="N,N,...",
@@ -167,7 +168,10 @@ def main():
         if opts.only_per_bundle:
             return
     out = opts.out_dir
-    work = tempfile.mkdtemp(prefix="lacewing-bench-")
+    # Where both extract (our cache and temp dirs, PyInstaller's _MEI dirs):
+    # on some disks a file costs far more than its bytes, and cold starts
+    # measure the disk as much as the program (docs/design.md).
+    work = tempfile.mkdtemp(prefix="lacewing-bench-", dir=opts.scratch)
     cache = os.path.join(work, "cache")
     base = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": work, "TMPDIR": work}
 
@@ -271,7 +275,8 @@ def main():
         ratios = {"rtc_test bundle / PyInstaller": (size("rtc_test") / pi, 0.9),
                   "10 tests / 10 PyInstaller": (ten_ours / (10 * pi), 0.15)}
 
-    print(f"\nlacewing bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {opts.iterations} paired iterations")
+    print(f"\nlacewing bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {opts.iterations} paired iterations,"
+          f" extracting in {os.path.dirname(work)}")
     print(f"\n| test | variant | median ms | ratio to python3 pyz | ratio to PyInstaller onefile |\n|---|---|---|---|---|")
     for test, name, ms, ratio, versus in rows:
         print(f"| {test} | {name} | {ms:.1f} | {ratio:.2f}x | {f'{versus:.2f}x' if versus else ''} |")
