@@ -234,15 +234,21 @@ public enum Fuser {
   }
 
   /// The runtime layer's key: SHA-256 over each runtime entry exactly as
-  /// stored (local header, name and compressed bytes), in directory order.
-  /// Bundles that copied the same runtime layer get the same key; any
-  /// difference in a byte of it gives another. nil: no runtime entries.
+  /// stored (local header, name and compressed bytes, then its directory
+  /// record, which holds the mode, without the local header's offset, which
+  /// depends on the entries before it), in directory order. Bundles that
+  /// copied the same runtime layer get the same key; any difference in a
+  /// byte of it gives another. The stem computes it again before it makes
+  /// the layer a shared cache entry. nil: no runtime entries.
   public static func runtimeDigest(_ payload: Data) throws(LacewingError) -> String? {
     var digest = SHA256()
     var any = false
+    let base = payload.startIndex
     for entry in try ZipIndex.entries(payload)
     where entry.name.hasPrefix(LW_RUNTIME_PREFIX) || entry.name == LW_RUNTIME_PACK {
-      digest.update(payload[(payload.startIndex + entry.localOffset)..<(payload.startIndex + entry.dataEnd)])
+      digest.update(payload[(base + entry.localOffset)..<(base + entry.dataEnd)])
+      digest.update(payload[(base + entry.record.lowerBound)..<(base + entry.record.lowerBound + 42)])
+      digest.update(payload[(base + entry.record.lowerBound + 46)..<(base + entry.record.upperBound)])
       any = true
     }
     return any ? hexString(digest.finalize()) : nil

@@ -73,13 +73,7 @@ struct Extractor {
   ) throws(StemFailure) {
     let data = try zip.compressedData(of: entry)
     let name = quoted(zip.name(of: entry))
-    // Group and other never get write access; owner always reads and writes.
-    let perm = entry.unixMode == 0 ? 0o644 : (mode_t(entry.unixMode) & 0o755) | 0o600
-    let fd = path.withCString { lw_open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm) }
-    if fd < 0 {
-      if lw_errno() == EEXIST { throw .corrupt("entry \(name) appears twice") }
-      throw .system("cannot create", path)
-    }
+    let fd = try createNewFile(path, mode: permissions(entry.unixMode), duplicate: "entry \(name) appears twice")
     defer { close(fd) }
     var crc: uLong = 0
     var written = 0
@@ -135,4 +129,21 @@ func makeParents(of name: UnsafeRawBufferPointer, under root: CPath, memo: inout
     if rc != 0 && lw_errno() != EEXIST { throw .system("cannot create directory", path) }
   }
   memo = Array(parent)
+}
+
+/// What a zip entry's Unix mode becomes on disk: group and other never get
+/// write access; owner always reads and writes.
+func permissions(_ unixMode: UInt32) -> mode_t {
+  unixMode == 0 ? 0o644 : (mode_t(unixMode) & 0o755) | 0o600
+}
+
+/// A file that did not exist, opened for writing, never through a symlink:
+/// an existing one is a duplicate entry (`duplicate` says which).
+func createNewFile(_ path: CPath, mode: mode_t, duplicate: @autoclosure () -> String) throws(StemFailure) -> Int32 {
+  let fd = path.withCString { lw_open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
+  if fd < 0 {
+    if lw_errno() == EEXIST { throw .corrupt(duplicate()) }
+    throw .system("cannot create", path)
+  }
+  return fd
 }

@@ -208,6 +208,14 @@ struct Launcher {
     let files: Int
     do throws(StemFailure) {
       zip = try bundle.zip()
+      if layer == .runtime, let runtime = bundle.config.runtime {
+        // A runtime entry is shared by every bundle naming its digest: it
+        // must hold what the digest covers, not what this bundle claims.
+        let digest = try zip.runtimeDigest()
+        guard digest.withUnsafeBytes({ same(hex($0), runtime) }) else {
+          throw .corrupt("the runtime layer does not match the runtime digest in the bundle's config")
+        }
+      }
       files = try Extractor(zip: zip, root: dirTemplate, sizeLimit: limit, layer: layer).extractAll()
       if let runtimeLink { try makeLaunchers(in: dirTemplate, runtimeLink: runtimeLink) }
     } catch {

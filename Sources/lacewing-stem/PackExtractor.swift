@@ -72,11 +72,7 @@ struct PackExtractor {
   /// filter on the way, and checks its CRC-32.
   private func write(_ member: inout Member, to path: CPath, from input: inout Decoded) throws(StemFailure) {
     let name = path
-    let fd = path.withCString { lw_open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }
-    if fd < 0 {
-      if lw_errno() == EEXIST { throw .corrupt("the packed runtime holds \(name.string) twice") }
-      throw .system("cannot create", path)
-    }
+    let fd = try createNewFile(path, mode: 0o644, duplicate: "the packed runtime holds \(name.string) twice")
     defer { close(fd) }
     var crc: uLong = 0
     var done = 0
@@ -124,8 +120,7 @@ struct PackExtractor {
       guard unixMode & 0o170000 == 0 || unixMode & 0o170000 == 0o100000 else {
         throw .corrupt("the packed runtime's directory gives a member a mode that is not a plain file's")
       }
-      // Group and other never get write access; owner always reads and writes.
-      let perm = unixMode == 0 ? 0o644 : (mode_t(unixMode) & 0o755) | 0o600
+      let perm = permissions(unixMode)
       if perm != 0o644 {
         let path = names[member.name].withUnsafeBytes { root.appending(bytes: $0) }
         guard path.withCString({ chmod($0, perm) }) == 0 else { throw .system("cannot set the mode of", path) }

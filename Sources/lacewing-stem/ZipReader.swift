@@ -10,6 +10,8 @@ struct ZipEntry {
   var size: Int
   var unixMode: UInt32  // 0 when the archive did not record one
   var localHeaderOffset: Int
+  /// The central-directory record, by offset and length in the payload.
+  var record: Range<Int> = 0..<0
 
   var isDirectory: Bool { (unixMode & 0o170000) == 0o040000 }
 }
@@ -66,7 +68,7 @@ struct ZipReader {
       var entry = ZipEntry(
         nameOffset: p + 46, nameLength: nameLength, method: method, crc: u32(p + 16),
         compressedSize: Int(u32(p + 20)), size: Int(u32(p + 24)),
-        unixMode: (madeBy >> 8) == 3 ? external >> 16 : 0, localHeaderOffset: Int(u32(p + 42)))
+        unixMode: (madeBy >> 8) == 3 ? external >> 16 : 0, localHeaderOffset: Int(u32(p + 42)), record: p..<next)
       let name = self.name(of: entry)
       guard flags & 1 == 0 else { throw .corrupt("entry \(quoted(name)) is encrypted") }
       // zstd only for the packed runtime: checked here, before anything is written.
@@ -88,6 +90,28 @@ struct ZipReader {
       entries.append(entry)
       p = next
     }
+  }
+
+  /// SHA-256 over each runtime entry as stored: local header through data,
+  /// then its directory record without the local header's offset (which
+  /// depends on the bundle around it). The same bytes as Fuser.runtimeDigest.
+  func runtimeDigest() throws(StemFailure) -> [UInt8] {
+    var sha = lw_sha256()
+    lw_sha256_init(&sha)
+    let prefix = Array(LW_RUNTIME_PREFIX.utf8)
+    for entry in entries {
+      let name = self.name(of: entry)
+      guard name.starts(with: prefix) || name.elementsEqual(LW_RUNTIME_PACK.utf8) else { continue }
+      let body = try compressedData(of: entry)
+      let end = body.baseAddress! + body.count
+      lw_sha256_update(
+        &sha, data.baseAddress! + entry.localHeaderOffset, end - (data.baseAddress! + entry.localHeaderOffset))
+      lw_sha256_update(&sha, data.baseAddress! + entry.record.lowerBound, 42)
+      lw_sha256_update(&sha, data.baseAddress! + entry.record.lowerBound + 46, entry.record.count - 46)
+    }
+    var digest = [UInt8](repeating: 0, count: 32)
+    digest.withUnsafeMutableBufferPointer { lw_sha256_final(&sha, $0.baseAddress!) }
+    return digest
   }
 
   /// Bytes the payload expands to.

@@ -43,6 +43,12 @@ import Testing
     #expect(key != nil && key == otherKey)
     #expect(key?.count == 64)
     #expect(try Fuser.runtimeDigest(own) == nil)
+    // The directory records count too: a mode is there and nowhere else.
+    var remoded = runtime
+    // The name's last copy is in its directory record, 46 bytes in.
+    let record = try #require(runtime.range(of: Data("python/a.txt".utf8), options: .backwards)).lowerBound - 46
+    remoded[record + 40] ^= 0x40  // the mode's owner-execute bit (0o100)
+    #expect(try Fuser.runtimeDigest(remoded) != Fuser.runtimeDigest(runtime))
   }
 
   @Test func aNameInTwoLayersIsRefusedNamingBoth() throws {

@@ -145,17 +145,7 @@ import Testing
           at..<at + 4, with: withUnsafeBytes(of: UInt32(inner.count / 2).littleEndian) { Data($0) })
       }
     }
-    try payload.write(to: URL(fileURLWithPath: dir + "/p.zip"))
-    try writeText(#"[{"path": "python/bin/cat", "size": 0}]"#, to: dir + "/index.json")
-    try BundleManifest(interpreter: "python/bin/cat", compiler: nil, entries: []).encoded()
-      .write(to: URL(fileURLWithPath: dir + "/m.json"))
-    let fused = try run(
-      try Repo.tool("fuse-stub"),
-      [
-        "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--manifest", dir + "/m.json",
-        "--runtime-index", dir + "/index.json", "--shared-runtime", "--output", dir + "/bundle",
-      ])
-    #expect(fused.status == 0, "\(fused.stderr)")
+    try Self.fuseRuntimeOnly(payload, to: dir + "/bundle", in: dir)
     let (r, left) = try Self.runSandboxed(dir + "/bundle", in: dir)
     defer { #expect(!FileManager.default.fileExists(atPath: dir + "/evil.txt")) }
     if kind == "valid" || kind == "window at the limit" {
@@ -168,6 +158,22 @@ import Testing
     #expect(
       r.stderr.hasPrefix("lacewing: corrupt bundle: ") && r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
     #expect(left == ["cache", "tmp"], "\(kind) left \(left)")
+  }
+
+  /// A runtime-only bundle of `payload` (a packed runtime whose
+  /// "interpreter" is python/bin/cat), fused by the real fuse-stub.
+  static func fuseRuntimeOnly(_ payload: Data, to bundle: String, in dir: String) throws {
+    try payload.write(to: URL(fileURLWithPath: dir + "/p.zip"))
+    try writeText(#"[{"path": "python/bin/cat", "size": 0}]"#, to: dir + "/index.json")
+    try BundleManifest(interpreter: "python/bin/cat", compiler: nil, entries: []).encoded()
+      .write(to: URL(fileURLWithPath: dir + "/m.json"))
+    let fused = try run(
+      try Repo.tool("fuse-stub"),
+      [
+        "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--manifest", dir + "/m.json",
+        "--runtime-index", dir + "/index.json", "--shared-runtime", "--output", bundle,
+      ])
+    guard fused.status == 0 else { throw TestSetupError("fuse-stub failed: \(fused.stderr)") }
   }
 
   /// `data` as one zstd frame of raw blocks whose header asks for a window
@@ -195,17 +201,7 @@ import Testing
       .init(path: Self.cat.name, data: Data(), mode: 0o755), .init(path: "python/zeros", data: Data(count: big)),
     ])
     let payload = try ZipMerge.merge([], adding: [try .init(path: "python.pack", zstd: inner, level: 1)])
-    try payload.write(to: URL(fileURLWithPath: dir + "/p.zip"))
-    try writeText(#"[{"path": "python/bin/cat", "size": 0}]"#, to: dir + "/index.json")
-    try BundleManifest(interpreter: "python/bin/cat", compiler: nil, entries: []).encoded()
-      .write(to: URL(fileURLWithPath: dir + "/m.json"))
-    let fused = try run(
-      try Repo.tool("fuse-stub"),
-      [
-        "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--manifest", dir + "/m.json",
-        "--runtime-index", dir + "/index.json", "--shared-runtime", "--output", dir + "/bundle",
-      ])
-    #expect(fused.status == 0, "\(fused.stderr)")
+    try Self.fuseRuntimeOnly(payload, to: dir + "/bundle", in: dir)
     let sandbox = dir + "/sandbox"
     try FileManager.default.createDirectory(atPath: sandbox + "/cache", withIntermediateDirectories: true)
     let r = try run(
@@ -242,6 +238,40 @@ import Testing
 
   static func find(_ needle: Data, in data: Data, after: Int) -> Int? {
     data.range(of: needle, in: (data.startIndex + after)..<data.endIndex)?.lowerBound
+  }
+
+  /// A runtime entry is shared by every bundle naming its digest, so the
+  /// stem checks the layer against the digest before publishing it: a
+  /// bundle claiming another runtime's digest plants nothing; the bundle
+  /// that owns the digest then extracts its own.
+  @Test func aBundleLyingAboutItsRuntimeDigestPlantsNothing() throws {
+    let dir = try makeTemporaryDirectory("lying-runtime")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func payload(_ runtime: String) throws -> Data {
+      try Self.writeZip(dir + "/p.zip", [Self.cat, Self.hello, ("python/lib/data.txt", runtime, 0o100644)])
+      return try readFile(dir + "/p.zip")
+    }
+    let honest = try payload("the real runtime\n")
+    let liar = try payload("another runtime\n")
+    var config = Fuser.Config(interpreter: Self.cat.name, main: Self.hello.name)
+    config.runtime = try Fuser.runtimeDigest(honest)
+    let stem = try readFile(try Repo.tool("lacewing-stem"))
+    try writeExecutable(try Fuser.fuse(stem: stem, payload: liar, config: config), to: dir + "/liar")
+    try writeExecutable(try Fuser.fuse(stem: stem, payload: honest, config: config), to: dir + "/honest")
+    let (lied, left) = try Self.runSandboxed(dir + "/liar", in: dir)
+    #expect(lied.status == 125 && lied.stderr.contains("runtime digest"), "\(lied.status) \(lied.stderr)")
+    #expect(left == ["cache", "tmp"], "\(left)")
+    // Control: the same check passes the layer the digest was made from
+    // (whose empty "interpreter" then cannot run).
+    let sandbox = dir + "/sandbox"
+    let r = try run(
+      dir + "/honest", [], environment: ["LACEWING_CACHE_DIR": sandbox + "/cache", "PATH": "/usr/bin:/bin"])
+    #expect(r.status == 126 && !r.stderr.contains("corrupt"), "\(r.status) \(r.stderr)")
+    let planted = try FileManager.default.contentsOfDirectory(atPath: sandbox + "/cache").filter { $0.contains("-rt-") }
+    #expect(planted.count == 1)
+    #expect(
+      try String(contentsOfFile: "\(sandbox)/cache/\(planted[0])/python/lib/data.txt", encoding: .utf8)
+        == "the real runtime\n")
   }
 
   @Test func duplicateNamesAreRefused() throws {

@@ -60,6 +60,17 @@ void lw_unpacker_free(lw_unpacker *unpacker);
 // or has bytes after it.
 ptrdiff_t lw_unpack(lw_unpacker *unpacker, uint8_t *out, size_t out_size);
 
+// SHA-256 (sha256.c), for checking a runtime layer against its digest.
+typedef struct lw_sha256 {
+  uint32_t h[8];
+  uint64_t length;
+  uint8_t block[64];
+  size_t used;
+} lw_sha256;
+void lw_sha256_init(lw_sha256 *sha);
+void lw_sha256_update(lw_sha256 *sha, const void *data, size_t size);
+void lw_sha256_final(lw_sha256 *sha, uint8_t digest[32]);
+
 // Raw-deflate inflater over memory; keeps z_stream's layout out of Swift.
 typedef struct lw_inflater lw_inflater;
 lw_inflater *lw_inflater_new(void);
