@@ -115,7 +115,7 @@ module StemSupport {
 }
 MAP
 if [ ! -x "$work/stem-fuzzer" ] || [ -n "$(find Sources/lacewing-stem Sources/StemSupport Sources/LacewingFormat fuzz -newer "$work/stem-fuzzer" -type f | head -1)" ]; then
-  for c in stem_support zstd_decoder; do
+  for c in stem_support zstd_decoder sha256; do
     clang -c -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/LacewingFormat/include -I Sources/StemSupport/include \
       "Sources/StemSupport/$c.c" -o "$work/$c.o"
   done
@@ -124,7 +124,7 @@ if [ ! -x "$work/stem-fuzzer" ] || [ -n "$(find Sources/lacewing-stem Sources/St
   swiftc -sanitize=fuzzer,address -parse-as-library -O -g -suppress-warnings \
     -Xcc -fmodule-map-file="$work/module/module.modulemap" -Xcc -I"$PWD/Sources/LacewingFormat/include" \
     fuzz/StemFuzzer.swift Sources/lacewing-stem/{Sys,BundleImage,ZipReader,Extractor,PackExtractor}.swift \
-    "$work"/{stem_support,zstd_decoder,lacewing_format}.o -lz -o "$work/stem-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
+    "$work"/{stem_support,zstd_decoder,sha256,lacewing_format}.o -lz -o "$work/stem-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
 fi
 
 # Seeds: small real bundles (stem + payload + config + trailer).
