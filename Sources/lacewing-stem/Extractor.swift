@@ -31,13 +31,11 @@ struct Extractor {
     defer { buffer.deallocate() }
     var parentMade: [UInt8] = []
     var written = 0
-    let prefix = Array(LW_RUNTIME_PREFIX.utf8)
     let pack = Array(LW_RUNTIME_PACK.utf8)
     for entry in zip.entries {
       let name = zip.name(of: entry)
-      let isPack = name.elementsEqual(pack)
-      if layer != .all && (name.starts(with: prefix) || isPack) != (layer == .runtime) { continue }
-      if isPack {
+      if layer != .all && zip.isRuntime(entry) != (layer == .runtime) { continue }
+      if name.elementsEqual(pack) {
         written += try unpack(entry)
         continue
       }

@@ -92,16 +92,20 @@ struct ZipReader {
     }
   }
 
+  /// Whether `entry` is in the runtime layer (lacewing_format.h): under
+  /// python/, or the pack that holds it.
+  func isRuntime(_ entry: ZipEntry) -> Bool {
+    let name = self.name(of: entry)
+    return name.starts(with: LW_RUNTIME_PREFIX.utf8) || name.elementsEqual(LW_RUNTIME_PACK.utf8)
+  }
+
   /// SHA-256 over each runtime entry as stored: local header through data,
   /// then its directory record without the local header's offset (which
   /// depends on the bundle around it). The same bytes as Fuser.runtimeDigest.
   func runtimeDigest() throws(StemFailure) -> [UInt8] {
     var sha = lw_sha256()
     lw_sha256_init(&sha)
-    let prefix = Array(LW_RUNTIME_PREFIX.utf8)
-    for entry in entries {
-      let name = self.name(of: entry)
-      guard name.starts(with: prefix) || name.elementsEqual(LW_RUNTIME_PACK.utf8) else { continue }
+    for entry in entries where isRuntime(entry) {
       let body = try compressedData(of: entry)
       let end = body.baseAddress! + body.count
       lw_sha256_update(

@@ -120,13 +120,18 @@ import Testing
   /// a runtime's program must load it at start (bundled, as DT_NEEDED
   /// through its RUNPATH, which make-archive's `preload` adds) or take it
   /// from the host by the allowlist; else the check fails naming the fix.
+  /// A dynamic program that does nothing, built by gcc at `path`.
+  static func compileProgram(_ path: String) throws {
+    try writeText("int main(void) { return 0; }\n", to: path + ".c")
+    let cc = try run("gcc", ["-o", path, path + ".c"])
+    guard cc.status == 0 else { throw TestSetupError("gcc: \(cc.stderr)") }
+  }
+
   @Test(arguments: ["missing", "preloaded", "allowlisted"])
   func theRuntimesProgramMustLoadTheUnwinderGlibcDlopens(how: String) throws {
     let dir = try makeTemporaryDirectory("elf-unwinder")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try writeText("int main(void) { return 0; }\n", to: dir + "/prog.c")
-    let cc = try run("gcc", ["-o", dir + "/prog", dir + "/prog.c"])
-    guard cc.status == 0 else { throw TestSetupError("gcc: \(cc.stderr)") }
+    try Self.compileProgram(dir + "/prog")
     let bin = "python/bin/prog"
     let lib = "python/lib/" + AllowlistCheck.unwinder
     var entries: [BundleManifest.Entry] = [
@@ -180,9 +185,7 @@ import Testing
   @Test func aRuntimesRecordStandsInForItsLayerInEachBundlesCheck() throws {
     let dir = try makeTemporaryDirectory("elf-record")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try writeText("int main(void) { return 0; }\n", to: dir + "/prog.c")
-    let cc = try run("gcc", ["-o", dir + "/prog", dir + "/prog.c"])
-    guard cc.status == 0 else { throw TestSetupError("gcc: \(cc.stderr)") }
+    try Self.compileProgram(dir + "/prog")
     let bin = "python/bin/prog"
     let lib = "python/lib/" + AllowlistCheck.unwinder
     func runtime(_ name: String, preload: Bool) throws -> String {
