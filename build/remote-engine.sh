@@ -19,7 +19,9 @@
 # of this checkout), LACEWING_REMOTE_ENGINE_PORT (default 50371),
 # LACEWING_REMOTE_ENGINE_PLATFORM (the bot's lacewing-platform property,
 # default debian12-python3.11), LACEWING_REMOTE_ENGINE_JOBS (actions run at
-# once, default 2).
+# once, default 2), LACEWING_REMOTE_ENGINE_RO_BINDS (colon-separated host
+# directories the sandbox also shows, read-only at the same path, e.g. the
+# Swift runtime /opt/swift/usr/lib/swift/linux; default none).
 #
 # Exit 3, with one line saying why, when the engine cannot be installed or
 # cannot sandbox here (not root, apt or PyPI unreachable, no user namespaces),
@@ -43,6 +45,7 @@ port=${LACEWING_REMOTE_ENGINE_PORT:-50371}
 instance=main
 platform=${LACEWING_REMOTE_ENGINE_PLATFORM:-debian12-python3.11}
 jobs=${LACEWING_REMOTE_ENGINE_JOBS:-2}
+ro_binds=${LACEWING_REMOTE_ENGINE_RO_BINDS:-}
 pg_bin=/usr/lib/postgresql/15/bin
 pg_port=5432 # names the unix socket only: PostgreSQL listens on no TCP port
 venv=$state/venv
@@ -191,7 +194,14 @@ server_answers() { "$venv/bin/python" "$here/selftest.py" capabilities "127.0.0.
 
 bot_ready() { live_pid bot >/dev/null && [ -f "$state/bot.ready" ]; }
 
-healthy() { pg_running && live_pid server >/dev/null && bot_ready && server_answers; }
+# What a running engine was started with: another start with other settings
+# restarts it.
+settings() { echo "port=$port platform=$platform jobs=$jobs ro_binds=$ro_binds"; }
+
+healthy() {
+  [ "$(cat "$state/settings" 2>/dev/null || true)" = "$(settings)" ] \
+    && pg_running && live_pid server >/dev/null && bot_ready && server_answers
+}
 
 env_lines() {
   echo "LACEWING_REMOTE_ENDPOINT=grpc://127.0.0.1:$port"
@@ -214,9 +224,11 @@ start_postgres() {
     tail_log "$sock_dir/postgres.log"
     die "PostgreSQL did not start"
   fi
-  if ! "$pg_bin/psql" -h "$sock_dir" -p $pg_port -U bgd -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='bgd'" | grep -q 1; then
-    "$pg_bin/createdb" -h "$sock_dir" -p $pg_port -U bgd bgd || die "createdb bgd failed"
-  fi
+  # A new database at each start: it holds BuildGrid's jobs, operations and
+  # bot sessions, and a job queued before a stop must not run after a start
+  # (the action cache is in memory and the CAS on disk: neither is in it).
+  "$pg_bin/dropdb" -h "$sock_dir" -p $pg_port -U bgd --if-exists bgd \
+    && "$pg_bin/createdb" -h "$sock_dir" -p $pg_port -U bgd bgd || die "creating the database bgd failed"
   "$venv/bin/bgd" migrate apply "postgresql+psycopg2://bgd@/bgd?host=$sock_dir&port=$pg_port" \
     >"$state/migrate.log" 2>&1 || { tail_log "$state/migrate.log"; die "bgd migrate apply failed"; }
 }
@@ -242,9 +254,17 @@ start_server() {
 
 start_bot() {
   rm -f "$state/bot.ready"
+  local binds=() paths=() path
+  IFS=: read -r -a paths <<<"$ro_binds"
+  for path in "${paths[@]}"; do
+    [ -n "$path" ] || continue
+    case "$path" in /*) ;; *) die "LACEWING_REMOTE_ENGINE_RO_BINDS: not an absolute path: $path" ;; esac
+    [ -e "$path" ] || die "LACEWING_REMOTE_ENGINE_RO_BINDS: no such path: $path"
+    binds+=(--ro-bind "$path")
+  done
   setsid "$venv/bin/python" "$here/bot.py" --server "127.0.0.1:$port" --instance "$instance" \
     --property OSFamily=linux --property "lacewing-platform=$platform" --jobs "$jobs" \
-    --state-dir "$state" --buildbox-dir "$buildbox" </dev/null >>"$state/bot.log" 2>&1 &
+    "${binds[@]}" --state-dir "$state" --buildbox-dir "$buildbox" </dev/null >>"$state/bot.log" 2>&1 &
   echo $! >"$state/bot.pid"
   local i
   for i in $(seq 120); do
@@ -263,6 +283,7 @@ cmd_start() {
     start_postgres
     start_server
     start_bot
+    settings >"$state/settings"
   fi
   env_lines >"$state/env"
   cat "$state/env"
@@ -274,7 +295,7 @@ cmd_stop() {
   if [ -f "$state/pg/data/postmaster.pid" ]; then
     as_postgres "$pg_bin/pg_ctl" -D "$state/pg/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  rm -f "$state/env" "$state/bot.ready"
+  rm -f "$state/env" "$state/bot.ready" "$state/settings"
   echo "remote-engine: stopped"
 }
 

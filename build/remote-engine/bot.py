@@ -34,7 +34,10 @@ import sys
 import threading
 import time
 
-import grpc
+# No fork handlers: the only forks are subprocess's, which exec at once.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import grpc  # noqa: E402
 from buildgrid._protos.build.bazel.remote.execution.v2 import remote_execution_pb2 as re_pb2
 from buildgrid._protos.build.bazel.remote.execution.v2 import remote_execution_pb2_grpc as re_grpc
 from buildgrid._protos.google.devtools.remoteworkers.v1test2 import bots_pb2, bots_pb2_grpc, worker_pb2
@@ -253,7 +256,9 @@ class Bot:
             f.write(f"{name} {outcome} {stamp}\n")
         log(f"slot {slot}: {name} {outcome}")
         lease.state = bots_pb2.COMPLETED
-        shutil.rmtree(work, ignore_errors=True)
+        # The workspace stays until the slot's next lease: buildbox-casd
+        # unstages it once buildbox-run has gone, and removing it now races
+        # with that.
         for attempt in range(10):
             try:
                 return self.update(session, RPC_SECONDS)
@@ -299,10 +304,13 @@ def main():
     parser.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                         help="a platform property the bot advertises (repeatable)")
     parser.add_argument("--jobs", type=int, default=2, help="leases run at once")
+    parser.add_argument("--ro-bind", action="append", default=[], metavar="PATH",
+                        help="one more host directory the sandbox shows read-only at the same path")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--buildbox-dir", required=True)
     args = parser.parse_args()
     args.properties = [p.split("=", 1) for p in args.property]
+    SANDBOX_RO_BINDS.extend((path, path) for path in args.ro_bind)
     args.buildbox_run = os.path.join(args.buildbox_dir, "buildbox-run")
     args.buildbox_casd = os.path.join(args.buildbox_dir, "buildbox-casd")
     args.casd_socket = os.path.join(args.state_dir, "casd.sock")

@@ -3,11 +3,12 @@
   selftest.py capabilities ENDPOINT INSTANCE
       GetCapabilities; exit 0 when the server answers (start waits on it).
   selftest.py run ENDPOINT INSTANCE PLATFORM EXECUTIONS_LOG
-      1. uploads an input root (a Python tool under tool/, a data file), runs
-         it from out/x as ../../tool/run.py: it reads the data file, writes
-         an executable output file and a line on stderr, exits 0; checks the
-         output's bytes and exec bit, the stderr, and one new line in
-         executions.log;
+      1. uploads an input root (a Python tool under tool/, a small data file,
+         and a 5 MiB one that goes through ByteStream), runs it from out/x as
+         ../../tool/run.py: it reads the data files, writes an executable
+         output file, a copy of the big one and a line on stderr, exits 0;
+         checks the outputs' bytes (the big one read with ByteStream) and
+         exec bits, the stderr, and one new line in executions.log;
       2. runs the same action again: an action-cache hit, no new line;
       3. runs actions that read a file that was not uploaded (beside the
          input root's files, and a path of this checkout on the host): each
@@ -21,10 +22,12 @@ import hashlib
 import os
 import sys
 import time
+import uuid
 
 import grpc
 from buildgrid._protos.build.bazel.remote.execution.v2 import remote_execution_pb2 as re_pb2
 from buildgrid._protos.build.bazel.remote.execution.v2 import remote_execution_pb2_grpc as re_grpc
+from buildgrid._protos.google.bytestream import bytestream_pb2, bytestream_pb2_grpc
 
 TOOL = b"""#!/usr/bin/python3.11
 import json, os, sys, zlib
@@ -34,9 +37,14 @@ os.makedirs("result", exist_ok=True)
 with open("result/out.txt", "wb") as f:
     f.write(b"out:" + data.upper())
 os.chmod("result/out.txt", 0o755)
+with open("../../data/big.bin", "rb") as src, open("result/big.bin", "wb") as dst:
+    dst.write(src.read())
 print("selftest-stderr: cwd=%s crc=%d" % (os.getcwd(), zlib.crc32(data)), file=sys.stderr)
 """
 DATA = b"hello from the input root\n"
+# Over the 4 MiB gRPC message limit: ByteStream both ways.
+BIG = hashlib.sha256(b"lacewing").digest() * (5 * 1024 * 1024 // 32)
+CHUNK = 1024 * 1024
 
 
 def fail(message):
@@ -54,6 +62,7 @@ class Client:
         self.cas = re_grpc.ContentAddressableStorageStub(self.channel)
         self.execution = re_grpc.ExecutionStub(self.channel)
         self.capabilities = re_grpc.CapabilitiesStub(self.channel)
+        self.bytestream = bytestream_pb2_grpc.ByteStreamStub(self.channel)
         self.blobs = {}
 
     def add(self, blob):
@@ -63,6 +72,27 @@ class Client:
 
     def add_message(self, message):
         return self.add(message.SerializeToString(deterministic=True))
+
+    def write(self, blob):
+        """A blob too big for BatchUpdateBlobs, through ByteStream.Write."""
+        digest = digest_of(blob)
+        name = f"{self.instance}/uploads/{uuid.uuid4()}/blobs/{digest.hash}/{digest.size_bytes}"
+
+        def chunks():
+            for offset in range(0, len(blob), CHUNK):
+                yield bytestream_pb2.WriteRequest(
+                    resource_name=name if offset == 0 else "", write_offset=offset,
+                    data=blob[offset:offset + CHUNK], finish_write=offset + CHUNK >= len(blob))
+
+        answer = self.bytestream.Write(chunks(), timeout=60)
+        if answer.committed_size != len(blob):
+            fail(f"ByteStream.Write committed {answer.committed_size} of {len(blob)} bytes")
+        return digest
+
+    def read_stream(self, digest):
+        name = f"{self.instance}/blobs/{digest.hash}/{digest.size_bytes}"
+        return b"".join(r.data for r in self.bytestream.Read(
+            bytestream_pb2.ReadRequest(resource_name=name), timeout=60))
 
     def upload(self):
         requests = [re_pb2.BatchUpdateBlobsRequest.Request(digest=d, data=b) for d, b in self.blobs.values()]
@@ -133,10 +163,13 @@ def run(endpoint, instance, platform, executions_log):
     nonce = f"{time.time_ns()}"
     empty = client.add_message(re_pb2.Directory())
     tool_dir = client.add_message(directory(files=[("run.py", (client.add(TOOL), True))]))
-    data_dir = client.add_message(directory(files=[("input.txt", (client.add(DATA), False))]))
+    big = client.write(BIG)
+    data_dir = client.add_message(directory(files=[("big.bin", (big, False)),
+                                                   ("input.txt", (client.add(DATA), False))]))
     out_dir = client.add_message(directory(dirs=[("x", empty)]))
     root = directory(dirs=[("data", data_dir), ("out", out_dir), ("tool", tool_dir)])
-    action = make_action(client, root, ["../../tool/run.py"], "out/x", ["result/out.txt"], platform, nonce)
+    action = make_action(client, root, ["../../tool/run.py"], "out/x",
+                         ["result/big.bin", "result/out.txt"], platform, nonce)
     client.upload()
 
     # 1. Executed on the worker.
@@ -150,8 +183,12 @@ def run(endpoint, instance, platform, executions_log):
     if result.exit_code != 0:
         fail(f"exit code {result.exit_code}, stderr: {client.read(result.stderr_digest)!r}")
     files = {f.path: f for f in result.output_files}
-    if set(files) != {"result/out.txt"}:
+    if set(files) != {"result/big.bin", "result/out.txt"}:
         fail(f"output files {sorted(files)}")
+    if files["result/big.bin"].digest != big or client.read_stream(big) != BIG:
+        fail("the big output file differs from the big input")
+    if files["result/big.bin"].is_executable:
+        fail("the big output file is executable")
     out = files["result/out.txt"]
     if client.read(out.digest) != b"out:" + DATA.upper():
         fail(f"output bytes {client.read(out.digest)!r}")
@@ -163,7 +200,8 @@ def run(endpoint, instance, platform, executions_log):
     after = count_lines(executions_log)
     if after != before + 1:
         fail(f"{after - before} new lines in {executions_log}, expected 1")
-    print(f"selftest: executed remotely in {took:.2f}s: output bytes and exec bit, stderr, one execution logged")
+    print(f"selftest: executed remotely in {took:.2f}s: output bytes and exec bits (5 MiB through ByteStream "
+          "both ways), stderr, one execution logged")
 
     # 2. The same action again: from the action cache.
     start = time.monotonic()
@@ -173,7 +211,7 @@ def run(endpoint, instance, platform, executions_log):
         fail("second run was not an action-cache hit")
     if count_lines(executions_log) != after:
         fail("the cached action was executed again")
-    if response.result.output_files[0].digest != out.digest:
+    if {f.path: f.digest.hash for f in response.result.output_files}["result/out.txt"] != out.digest.hash:
         fail("cached result differs")
     print(f"selftest: second run is an action-cache hit in {took:.2f}s, nothing executed")
 
