@@ -198,10 +198,6 @@ bot_ready() { live_pid bot >/dev/null && [ -f "$state/bot.ready" ]; }
 # restarts it.
 settings() { echo "port=$port platform=$platform jobs=$jobs ro_binds=$ro_binds"; }
 
-healthy() {
-  [ "$(cat "$state/settings" 2>/dev/null || true)" = "$(settings)" ] \
-    && pg_running && live_pid server >/dev/null && bot_ready && server_answers
-}
 
 env_lines() {
   echo "LACEWING_REMOTE_ENDPOINT=grpc://127.0.0.1:$port"
@@ -227,7 +223,7 @@ start_postgres() {
   # A new database at each start: it holds BuildGrid's jobs, operations and
   # bot sessions, and a job queued before a stop must not run after a start
   # (the action cache is in memory and the CAS on disk: neither is in it).
-  "$pg_bin/dropdb" -h "$sock_dir" -p $pg_port -U bgd --if-exists bgd \
+  PGOPTIONS="-c client_min_messages=warning" "$pg_bin/dropdb" -h "$sock_dir" -p $pg_port -U bgd --if-exists bgd \
     && "$pg_bin/createdb" -h "$sock_dir" -p $pg_port -U bgd bgd || die "creating the database bgd failed"
   "$venv/bin/bgd" migrate apply "postgresql+psycopg2://bgd@/bgd?host=$sock_dir&port=$pg_port" \
     >"$state/migrate.log" 2>&1 || { tail_log "$state/migrate.log"; die "bgd migrate apply failed"; }
@@ -278,7 +274,12 @@ start_bot() {
 
 cmd_start() {
   install
-  if ! healthy; then
+  if [ "$(cat "$state/settings" 2>/dev/null || true)" = "$(settings)" ] && pg_running \
+    && live_pid server >/dev/null && server_answers; then
+    # Only the bot is missing: BuildGrid requeues what the dead one ran
+    # (at once when the new bot, of the same bot ids, connects).
+    bot_ready || { stop_group bot; start_bot; }
+  else
     cmd_stop >/dev/null
     start_postgres
     start_server
