@@ -12,7 +12,8 @@ Each of --jobs slots is one bot session of capacity 1, in its own thread:
   -> run buildbox-run on the lease's Action, sending the session again every
      few seconds so that BuildGrid keeps it alive (and killing the run when
      the lease is cancelled)
-  -> append "<hash>/<size> exit=<code> <time>" to executions.log
+  -> append "<hash>/<size> exit=<code> <time>" to executions.log (and
+     " status=<code name>" when buildbox-run reports an error, e.g. a timeout)
   -> report the ActionResult in the lease (state COMPLETED), which also
      fetches the next lease.
 
@@ -26,6 +27,7 @@ import argparse
 import ctypes
 import datetime
 import os
+import re
 import shutil
 import signal
 import socket
@@ -41,7 +43,7 @@ import grpc  # noqa: E402
 from buildgrid._protos.build.bazel.remote.execution.v2 import remote_execution_pb2 as re_pb2
 from buildgrid._protos.build.bazel.remote.execution.v2 import remote_execution_pb2_grpc as re_grpc
 from buildgrid._protos.google.devtools.remoteworkers.v1test2 import bots_pb2, bots_pb2_grpc, worker_pb2
-from buildgrid._protos.google.rpc import code_pb2
+from buildgrid._protos.google.rpc import code_pb2, error_details_pb2, status_pb2
 
 # Host path -> sandbox path, read-only. Debian 12's /bin, /lib, /lib64 and
 # /sbin are symlinks into /usr: they are bound to the same /usr directories.
@@ -53,6 +55,9 @@ SANDBOX_RO_BINDS = [
     ("/usr/lib64", "/lib64"),
     ("/etc/ld.so.cache", "/etc/ld.so.cache"),
 ]
+
+# buildbox-run's message when an input is in neither its CAS nor the server's.
+MISSING_BLOB = re.compile(r'missing blob with digest "([0-9a-f]{64})/([0-9]+)"')
 
 LONG_POLL_SECONDS = 30  # BuildGrid answers within 0.8 x its keepalive timeout
 HEARTBEAT_SECONDS = 3  # while a lease runs; well under the keepalive timeout
@@ -231,29 +236,47 @@ class Bot:
                 return session, digests
 
         lease = next(l for l in session.leases if l.id == lease_id)
-        result = re_pb2.ActionResult()
-        if runner.returncode == 0 and os.path.exists(os.path.join(work, "result")):
-            with open(os.path.join(work, "result"), "rb") as f:
+        result_path = os.path.join(work, "result")
+        # buildbox-run writes the ActionResult, and when the action did not
+        # run to its end (a timeout, a missing input) a google.rpc.Status
+        # beside it, and exits non-zero.
+        status = status_pb2.Status(code=code_pb2.OK)
+        if os.path.exists(result_path + ".error-status"):
+            with open(result_path + ".error-status", "rb") as f:
+                status.ParseFromString(f.read())
+            missing = MISSING_BLOB.search(status.message)
+            if missing:
+                # As REAPI asks: FAILED_PRECONDITION naming the missing blob
+                # (buildbox-run says INTERNAL, which BuildGrid would retry).
+                failure = error_details_pb2.PreconditionFailure()
+                failure.violations.add(type="MISSING", subject=f"blobs/{missing[1]}/{missing[2]}")
+                status.code = code_pb2.FAILED_PRECONDITION
+                del status.details[:]
+                status.details.add().Pack(failure)
+        elif runner.returncode != 0 or not os.path.exists(result_path):
+            with open(os.path.join(work, "runner.log"), errors="replace") as f:
+                tail = f.read()[-2000:]
+            log(f"slot {slot}: buildbox-run failed on {name}:\n{tail}")
+            # BuildGrid retries INTERNAL (up to 5 attempts).
+            status = status_pb2.Status(code=code_pb2.INTERNAL,
+                                       message=f"buildbox-run failed ({runner.returncode}): {tail}")
+        lease.status.CopyFrom(status)
+        outcome = "exit=none"
+        if os.path.exists(result_path):
+            result = re_pb2.ActionResult()
+            with open(result_path, "rb") as f:
                 result.ParseFromString(f.read())
             result.execution_metadata.worker = session.bot_id
             lease.result.Pack(result)
-            lease.status.code = code_pb2.OK
             outcome = f"exit={result.exit_code}"
-        else:
-            with open(os.path.join(work, "runner.log"), errors="replace") as f:
-                tail = f.read()[-2000:]
-            # A missing input blob will not appear by retrying; anything else
-            # is INTERNAL, which BuildGrid retries (max-job-attempts).
-            missing = "NOT_FOUND" in tail or "not found in CAS" in tail.lower()
-            lease.status.code = code_pb2.FAILED_PRECONDITION if missing else code_pb2.INTERNAL
-            lease.status.message = f"buildbox-run failed ({runner.returncode}): {tail}"
-            outcome = f"runner-error={runner.returncode}"
-            log(f"slot {slot}: buildbox-run failed on {name}:\n{tail}")
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        outcome += f" {stamp}"
+        if status.code != code_pb2.OK:
+            outcome += f" status={code_pb2.Code.Name(status.code)}"
         # Logged before the result is reported, so a client that sees the
         # result also sees the line.
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         with log_lock, open(self.args.executions_log, "a") as f:
-            f.write(f"{name} {outcome} {stamp}\n")
+            f.write(f"{name} {outcome}\n")
         log(f"slot {slot}: {name} {outcome}")
         lease.state = bots_pb2.COMPLETED
         # The workspace stays until the slot's next lease: buildbox-casd
