@@ -209,6 +209,8 @@ start_postgres() {
   [ ${#sock_dir} -lt 90 ] || die "state dir path too long for a unix socket: $state (set LACEWING_REMOTE_ENGINE_DIR)"
   mkdir -p "$sock_dir"
   chown postgres:postgres "$sock_dir"
+  as_postgres test -w "$sock_dir" \
+    || die "the postgres user cannot reach $sock_dir (a parent directory without o+x?): PostgreSQL refuses to run as root"
   if [ ! -f "$sock_dir/data/PG_VERSION" ]; then
     rm -rf "$sock_dir/data"
     as_postgres "$pg_bin/initdb" -D "$sock_dir/data" -U bgd --auth=trust -E UTF8 --no-instructions \
