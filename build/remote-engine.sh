@@ -178,10 +178,10 @@ live_pid() {
 
 # Stops a service started with setsid (its pid is its process group).
 stop_group() {
-  local name=$1 pid i
+  local name=$1 pid
   if pid=$(live_pid "$name"); then
     kill -TERM -- "-$pid" 2>/dev/null || true
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
   rm -f "$state/$name.pid"
@@ -225,8 +225,8 @@ start_postgres() {
   # A new database at each start: it holds BuildGrid's jobs, operations and
   # bot sessions, and a job queued before a stop must not run after a start
   # (the action cache is in memory and the CAS on disk: neither is in it).
-  PGOPTIONS="-c client_min_messages=warning" "$pg_bin/dropdb" -h "$sock_dir" -p $pg_port -U bgd --if-exists bgd \
-    && "$pg_bin/createdb" -h "$sock_dir" -p $pg_port -U bgd bgd || die "creating the database bgd failed"
+  { PGOPTIONS="-c client_min_messages=warning" "$pg_bin/dropdb" -h "$sock_dir" -p $pg_port -U bgd --if-exists bgd \
+    && "$pg_bin/createdb" -h "$sock_dir" -p $pg_port -U bgd bgd; } || die "creating the database bgd failed"
   "$venv/bin/bgd" migrate apply "postgresql+psycopg2://bgd@/bgd?host=$sock_dir&port=$pg_port" \
     >"$state/migrate.log" 2>&1 || { tail_log "$state/migrate.log"; die "bgd migrate apply failed"; }
 }
@@ -240,8 +240,7 @@ start_server() {
     -e "s|@PGPORT@|$pg_port|g" -e "s|@INSTANCE@|$instance|g" "$here/server.yml" >"$state/server.yml"
   setsid "$venv/bin/bgd" server start "$state/server.yml" </dev/null >"$state/server.log" 2>&1 &
   echo $! >"$state/server.pid"
-  local i
-  for i in $(seq 120); do
+  for _ in $(seq 120); do
     server_answers && return 0
     live_pid server >/dev/null || { tail_log "$state/server.log"; die "BuildGrid exited at start"; }
     sleep 0.5
@@ -264,8 +263,7 @@ start_bot() {
     --property OSFamily=linux --property "lacewing-platform=$platform" --jobs "$jobs" \
     "${binds[@]}" --state-dir "$state" --buildbox-dir "$buildbox" </dev/null >>"$state/bot.log" 2>&1 &
   echo $! >"$state/bot.pid"
-  local i
-  for i in $(seq 120); do
+  for _ in $(seq 120); do
     [ -f "$state/bot.ready" ] && return 0
     live_pid bot >/dev/null || { tail_log "$state/bot.log"; tail_log "$state/casd.log" 10; die "the bot exited at start"; }
     sleep 0.5
