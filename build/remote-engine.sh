@@ -218,7 +218,7 @@ start_postgres() {
   fi
   if ! as_postgres "$pg_bin/pg_ctl" -D "$sock_dir/data" -l "$sock_dir/postgres.log" -w -t 60 \
     -o "-c listen_addresses='' -c unix_socket_directories='$sock_dir' -p $pg_port -c fsync=off" \
-    start >/dev/null 2>&1; then
+    start >/dev/null 2>&1 9>&-; then
     tail_log "$sock_dir/postgres.log"
     die "PostgreSQL did not start"
   fi
@@ -238,7 +238,7 @@ start_server() {
   mkdir -p "$state/cas"
   sed -e "s|@PORT@|$port|g" -e "s|@STATE@|$state|g" -e "s|@PGSOCKETDIR@|$state/pg|g" \
     -e "s|@PGPORT@|$pg_port|g" -e "s|@INSTANCE@|$instance|g" "$here/server.yml" >"$state/server.yml"
-  setsid "$venv/bin/bgd" server start "$state/server.yml" </dev/null >"$state/server.log" 2>&1 &
+  setsid "$venv/bin/bgd" server start "$state/server.yml" </dev/null >"$state/server.log" 2>&1 9>&- &
   echo $! >"$state/server.pid"
   for _ in $(seq 120); do
     server_answers && return 0
@@ -261,7 +261,7 @@ start_bot() {
   done
   setsid "$venv/bin/python" "$here/bot.py" --server "127.0.0.1:$port" --instance "$instance" \
     --property OSFamily=linux --property "lacewing-platform=$platform" --jobs "$jobs" \
-    "${binds[@]}" --state-dir "$state" --buildbox-dir "$buildbox" </dev/null >>"$state/bot.log" 2>&1 &
+    "${binds[@]}" --state-dir "$state" --buildbox-dir "$buildbox" </dev/null >>"$state/bot.log" 2>&1 9>&- &
   echo $! >"$state/bot.pid"
   for _ in $(seq 120); do
     [ -f "$state/bot.ready" ] && return 0
@@ -325,11 +325,18 @@ cmd_selftest() {
     || { tail_log "$state/bot.log"; die "selftest failed"; }
 }
 
+# One start, stop or selftest at a time per state dir (parallel tests may
+# all start the engine). The services must not inherit the lock's fd 9.
+lock() {
+  exec 9>"$state/lock"
+  flock -w 300 9 || die "another remote-engine.sh holds $state/lock"
+}
+
 case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
+  start) lock; cmd_start ;;
+  stop) lock; cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  selftest) cmd_selftest ;;
+  selftest) lock; cmd_selftest ;;
   *) echo "usage: $0 start|stop|status|env|selftest" >&2; exit 2 ;;
 esac
