@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Bytecode compiled by the bundled runtime itself, for the stdlib and the
 /// test's .pyz.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A child process, started with posix_spawn with an empty signal mask and
 /// default dispositions: Foundation's Process hands down the parent's
@@ -210,7 +211,7 @@ enum Command {
       throw LacewingError(.toolFailed, "\(error.message), needed to \(what)\(hint)")
     }
     guard finished.status == 0 else {
-      var text = String(decoding: finished.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      var text = String(decoding: finished.stderr, as: UTF8.self).trimmingWhitespace()
       if text.count > stderrLimit { text = "... " + text.suffix(stderrLimit) }
       let how = finished.signal.map { "killed by signal \($0)" } ?? "exit \(finished.status)"
       throw LacewingError(

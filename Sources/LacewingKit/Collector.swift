@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LacewingFormat
 
 /// collect-artifacts: resolves everything a bundle needs into a manifest.
@@ -395,7 +395,7 @@ public struct Collector {
   /// it points into a declared directory; then the declared directories.
   private func find(_ name: String, neededBy source: String, elf: ELFFile) -> String? {
     let origin = FS.dirname(FS.realPath(source))
-    let own = elf.searchPath.map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
+    let own = elf.searchPath.map { $0.replacing("$ORIGIN", with: origin) }
     let declared = libDirs.map { FS.realPath($0) }
     for dir in own where declared.contains(FS.realPath(dir)) {
       // "$ORIGIN/../lib" of a real directory: lexically the same place.

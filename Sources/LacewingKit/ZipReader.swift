@@ -1,5 +1,6 @@
 import CLibzip
-import Foundation
+import FoundationEssentials
+import Glibc
 import LacewingFormat
 
 /// A zip opened read-only through libzip.

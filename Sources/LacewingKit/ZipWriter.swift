@@ -1,5 +1,6 @@
 import CLibzip
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Writes a deterministic zip with libzip: entries in the order given, one
 /// fixed timestamp, Unix modes, nothing taken from the build host's clock.
