@@ -190,6 +190,61 @@ extension E2E {
         #expect(strayWrites.isEmpty, "\(name) wrote outside its outputs: \(strayWrites.sorted().prefix(10))")
       }
     }
+
+    /// A remote worker runs each action in a directory of its own, and a
+    /// cache shares outputs between checkouts: no file the build writes may
+    /// name the source root or the build dir by absolute path. Depfiles
+    /// neither: Ninja matches their paths to its graph's, relative to the
+    /// build dir (a system file may be absolute). Every file in the build dir
+    /// is read (manifests, depfiles, size reports, stamps, payloads,
+    /// bundles), but GN's and Ninja's own bookkeeping.
+    @Test func noOutputNamesTheSourceRootOrTheBuildDir() throws {
+      let build = try E2EBuild.get()
+      let r = try build.ninja()
+      #expect(r.status == 0, "\(r.output.suffix(2000))")
+      let roots = Set([build.src, resolvedPath(build.src), build.out, resolvedPath(build.out)])
+      let gnAndNinja = [".ninja", ".ninja_log", ".ninja_deps", "build.ninja.d", "args.gn"]
+      var found: [String] = []
+      var read = 0
+      let files = FileManager.default.enumerator(atPath: build.out)
+      while let file = files?.nextObject() as? String {
+        let path = build.out + "/" + file
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, !gnAndNinja.contains(where: file.hasSuffix)
+        else { continue }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        read += 1
+        for root in roots where namesPath(bytes, root) { found.append("\(file) names \(root)") }
+      }
+      #expect(read > 100, "read only \(read) files of \(build.out)")
+      #expect(found.isEmpty, "\(found.sorted().joined(separator: "\n"))")
+    }
+  }
+}
+
+/// Whether `bytes` has `path` followed by anything but more of a file name
+/// ("/tmp/x/out" in "/tmp/x/out/lib.so" or "/tmp/x/out\"", not in
+/// "/tmp/x/out-audit").
+private func namesPath(_ bytes: Data, _ path: String) -> Bool {
+  let needle = Array(path.utf8)
+  return bytes.withUnsafeBytes { (haystack: UnsafeRawBufferPointer) -> Bool in
+    guard let base = haystack.baseAddress, let first = needle.first else { return false }
+    var offset = 0
+    while offset + needle.count <= haystack.count,
+      let hit = memchr(base + offset, Int32(first), haystack.count - offset)
+    {
+      let start = base.distance(to: hit)
+      offset = start + 1
+      guard start + needle.count <= haystack.count, memcmp(hit, needle, needle.count) == 0 else { continue }
+      let end = start + needle.count
+      guard end < haystack.count else { return true }
+      let next = haystack[end]
+      let nameByte =
+        (next >= 0x30 && next <= 0x39) || (next | 0x20 >= 0x61 && next | 0x20 <= 0x7A) || next == 0x2D
+        || next == 0x5F || next == 0x2E
+      if !nameByte { return true }
+    }
+    return false
   }
 }
 
