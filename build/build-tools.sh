@@ -11,7 +11,9 @@
 # only the platform's libraries (libc, libz, libzip, libcrypto, libstdc++ ...;
 # docs/design.md). They import FoundationEssentials, never Foundation, which
 # would link ICU and its data (lib_FoundationICU.a alone is 47 MB). The
-# stem links no Swift runtime at all (Package.swift).
+# stem links no Swift runtime at all (Package.swift). --disable-local-rpath:
+# no $ORIGIN RUNPATH, so the loader takes those libraries from the
+# platform's directories only, never from next to a tool.
 #
 # What would otherwise record the checkout's path (docs/design.md,
 # "Reproducible tools"):
@@ -43,7 +45,7 @@ if [ "$PWD" != "$root" ]; then
   maps+=(-Xswiftc -file-prefix-map -Xswiftc "$PWD=." -Xcc "-ffile-prefix-map=$PWD=.")
 fi
 
-swift build -c release --static-swift-stdlib "${maps[@]}" \
+swift build -c release --static-swift-stdlib --disable-local-rpath "${maps[@]}" \
   -Xswiftc -Xfrontend -Xswiftc -no-clang-module-breadcrumbs \
   -Xswiftc -Xfrontend -Xswiftc -disable-incremental-llvm-codegen \
   "$@"

@@ -203,6 +203,9 @@ enum Command {
 
   @discardableResult
   static func run(_ tool: String, _ args: [String], what: String) throws(LacewingError) -> String {
+    // Inherited: TZ=UTC, so that the runtime's python does not read the
+    // host's /etc/localtime either.
+    _ = CLibraries.configured
     let finished: ChildProcess.Finished
     do {
       finished = try ChildProcess.run(tool, args)
