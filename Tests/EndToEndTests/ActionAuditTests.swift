@@ -81,7 +81,10 @@ extension E2E {
           line = Substring((pending.removeValue(forKey: pid) ?? "") + line[resumed.upperBound...])
         }
         if line.hasPrefix("clone") || line.hasPrefix("vfork") || line.hasPrefix("fork") {
-          if let eq = line.range(of: ") = ", options: .backwards), let child = Int(line[eq.upperBound...]) {
+          // A resumed call has spaces before its "=".
+          if let eq = line.range(of: "= ", options: .backwards),
+            let child = Int(line[eq.upperBound...].trimmingCharacters(in: .whitespaces))
+          {
             parent[child] = pid
           }
         } else if line.hasPrefix("execve("), !line.contains("= -1") {
@@ -188,8 +191,23 @@ extension E2E {
           undeclaredLists.isEmpty, "\(name) listed undeclared directories: \(undeclaredLists.sorted().prefix(10))")
         let strayWrites = action.writes.filter { !writable.contains($0) && !ownTemp($0) }
         #expect(strayWrites.isEmpty, "\(name) wrote outside its outputs: \(strayWrites.sorted().prefix(10))")
+        // Anywhere else, only the platform a remote worker documents.
+        let offPlatform = action.reads.union(action.lists).filter { path in
+          !audited(path) && !declared.contains(path)
+            && !Self.platform.contains { path == $0 || path.hasPrefix($0 + "/") }
+        }
+        #expect(offPlatform.isEmpty, "\(name) read off the platform: \(offPlatform.sorted().prefix(10))")
       }
     }
+
+    /// What an action (or a tool it runs: python, patchelf, strip) may read
+    /// besides the source root, the build dir, the runtime and its declared
+    /// inputs: the remote workers' platform (Debian 12's /usr and /lib, the
+    /// loader's cache, the process's own /proc entries, and the CPU count
+    /// libdispatch reads at start).
+    static let platform = [
+      "/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/proc/self", "/dev/null", "/sys/devices/system/cpu",
+    ]
 
     /// A remote worker runs each action in a directory of its own, and a
     /// cache shares outputs between checkouts: no file the build writes may
