@@ -203,10 +203,12 @@ extension E2E {
     /// What an action (or a tool it runs: python, patchelf, strip) may read
     /// besides the source root, the build dir, the runtime and its declared
     /// inputs: the remote workers' platform (Debian 12's /usr and /lib, the
-    /// loader's cache, the process's own /proc entries, and the CPU count
-    /// libdispatch reads at start).
+    /// loader's cache, the process's own /proc entries, the CPU count
+    /// libdispatch reads at start, and the overcommit mode glibc's malloc
+    /// reads before it shrinks a thread's heap).
     static let platform = [
       "/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/proc/self", "/dev/null", "/sys/devices/system/cpu",
+      "/proc/sys/vm/overcommit_memory",
     ]
 
     /// A remote worker runs each action in a directory of its own, and a
