@@ -14,10 +14,13 @@ let musl = ["-isystem", "/usr/include/x86_64-linux-musl"]
 // It reaches libc and zlib only through the StemSupport C target, and shares
 // the bundle's on-disk format with the tools through the LacewingFormat header.
 // It is optimized in debug builds too: unoptimized Embedded String code
-// drags in Unicode tables the static link does not have.
+// drags in Unicode tables the static link does not have. It links no Swift
+// runtime at all, so build/build-tools.sh's --static-swift-stdlib (which
+// points its compiles at swift_static, where there is no Embedded stdlib)
+// is undone for it.
 let embedded: [SwiftSetting] = [
   .enableExperimentalFeature("Embedded"),
-  .unsafeFlags(["-wmo", "-Osize"]),
+  .unsafeFlags(["-wmo", "-Osize", "-no-static-stdlib"]),
 ]
 
 // A tool is a thin @main over one LacewingKit call.
@@ -76,6 +79,8 @@ let package = Package(
         .unsafeFlags([
           "-Xclang-linker", "-static", "-Xclang-linker", "-nostdlib", "-Xlinker", "--strip-all", "-Xlinker",
           "--gc-sections",
+          // No Swift runtime, static or not (see `embedded`).
+          "-no-static-stdlib",
           // SwiftPM always passes -pie, which a static link ignores.
           "-Xclang-linker", "-Wno-unused-command-line-argument",
           // musl's start file and C library, zlib before the C library it

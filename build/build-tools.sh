@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Builds the release Swift tools (collect-artifacts, make-archive, fuse-stub,
-# ldd-allowlist-check) and the stem into .build/release, byte-identical from
-# any checkout path and at any time. Every release build goes through here:
-# build/demo.sh, build/test.sh, bench/run.sh, the reproducibility test, and
-# a GN build that vendors this repo. Extra arguments go to `swift build`.
+# ldd-allowlist-check, lacewing-run-tests) and the stem into .build/release,
+# byte-identical from any checkout path and at any time. Every release build
+# goes through here: build/demo.sh, build/test.sh, bench/run.sh, the
+# reproducibility test, and a GN build that vendors this repo. Extra
+# arguments go to `swift build`.
+#
+# The tools link the Swift runtime and FoundationEssentials statically
+# (--static-swift-stdlib): a remote execution worker has no Swift toolchain,
+# only the platform's libraries (libc, libz, libzip, libcrypto, libstdc++ ...;
+# docs/design.md). They import FoundationEssentials, never Foundation, which
+# would link ICU and its data (lib_FoundationICU.a alone is 47 MB). The
+# stem links no Swift runtime at all (Package.swift). --disable-local-rpath:
+# no $ORIGIN RUNPATH, so the loader takes those libraries from the
+# platform's directories only, never from next to a tool.
 #
 # What would otherwise record the checkout's path (docs/design.md,
 # "Reproducible tools"):
@@ -35,7 +45,7 @@ if [ "$PWD" != "$root" ]; then
   maps+=(-Xswiftc -file-prefix-map -Xswiftc "$PWD=." -Xcc "-ffile-prefix-map=$PWD=.")
 fi
 
-swift build -c release "${maps[@]}" \
+swift build -c release --static-swift-stdlib --disable-local-rpath "${maps[@]}" \
   -Xswiftc -Xfrontend -Xswiftc -no-clang-module-breadcrumbs \
   -Xswiftc -Xfrontend -Xswiftc -disable-incremental-llvm-codegen \
   "$@"

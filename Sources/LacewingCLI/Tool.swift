@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import LacewingKit
 
 /// What a tool writes to --output, for the option's help: "the manifest
@@ -39,7 +38,7 @@ extension ParsableCommand {
     do {
       try body()
     } catch {
-      FileHandle.standardError.write(Data("\(tool): error: \(error.message)\n".utf8))
+      Console.err("\(tool): error: \(error.message)\n")
       throw ExitCode(error.code.exitCode)
     }
   }

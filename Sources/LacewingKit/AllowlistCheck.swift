@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// ldd-allowlist-check: every ELF in a bundle (the stem included) must find
 /// each DT_NEEDED library inside the bundle, the way ld.so will at run time,
@@ -188,7 +188,7 @@ public struct AllowlistCheck {
     Set(
       text.split(separator: "\n").compactMap { line in
         let bare = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let name = bare.trimmingCharacters(in: .whitespaces)
+        let name = bare.trimmingWhitespace(newlines: false)
         return name.isEmpty ? nil : name
       })
   }
@@ -446,8 +446,7 @@ public struct AllowlistCheck {
     let origin = FS.dirname(path)
     for dir in searchPath {
       guard dir.hasPrefix("$ORIGIN") || dir.hasPrefix("${ORIGIN}") else { continue }
-      let expanded = dir.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(
-        of: "$ORIGIN", with: origin)
+      let expanded = dir.replacing("${ORIGIN}", with: origin).replacing("$ORIGIN", with: origin)
       let candidate = FS.normalize(expanded + "/" + name)
       if paths.contains(candidate) { return candidate }
     }
@@ -458,7 +457,7 @@ public struct AllowlistCheck {
     var candidates: [String] = []
     if let source, let data = FileManager.default.contents(atPath: source), let elf = try? ELFFile(data, name: source) {
       let origin = FS.dirname(source)
-      candidates += elf.searchPath.map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
+      candidates += elf.searchPath.map { $0.replacing("$ORIGIN", with: origin) }
     }
     candidates += dirs
     return candidates.map { FS.normalize($0 + "/" + name) }.first(where: FS.exists)

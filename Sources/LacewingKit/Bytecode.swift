@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Bytecode compiled by the bundled runtime itself, for the stdlib and the
 /// test's .pyz.
@@ -67,6 +67,9 @@ enum Bytecode {
       result.append((i, legacyLayout ? "\(prefix)\(stem).pyc" : "\(prefix)__pycache__/\(stem).\(tag).pyc", data, 0o644))
     }
     // Only files that exist: a missing depfile input would rerun the action forever.
-    return (result, lines.dropFirst().filter(FS.exists))
+    let imported = lines.dropFirst().filter(FS.exists)
+    // And the directories the interpreter's path finder listed to find them
+    // (it caches each one's contents): what an action lists is its input too.
+    return (result, imported + Set(imported.map(FS.dirname)).sorted())
   }
 }

@@ -8,6 +8,7 @@ public struct SHA256: ~Copyable {
   private let context: OpaquePointer
 
   public init() {
+    _ = CLibraries.configured
     // Allocation failure here is out of memory, which no user input causes.
     guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
       preconditionFailure("libcrypto cannot start a SHA-256 digest")

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A child process, started with posix_spawn with an empty signal mask and
 /// default dispositions: Foundation's Process hands down the parent's
@@ -202,15 +203,22 @@ enum Command {
 
   @discardableResult
   static func run(_ tool: String, _ args: [String], what: String) throws(LacewingError) -> String {
+    // Inherited: TZ=UTC, so that the runtime's python does not read the
+    // host's /etc/localtime either. The C locale: no locale files read (a
+    // remote worker need not have them), and the same encoding on any host
+    // (python's UTF-8 mode).
+    _ = CLibraries.configured
+    var environment = ProcessInfo.processInfo.environment
+    environment["LC_ALL"] = "C"
     let finished: ChildProcess.Finished
     do {
-      finished = try ChildProcess.run(tool, args)
+      finished = try ChildProcess.run(tool, args, environment: environment)
     } catch {
       let hint = FS.basename(tool) == "patchelf" ? "; install it with `apt-get install patchelf`" : ""
       throw LacewingError(.toolFailed, "\(error.message), needed to \(what)\(hint)")
     }
     guard finished.status == 0 else {
-      var text = String(decoding: finished.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      var text = String(decoding: finished.stderr, as: UTF8.self).trimmingWhitespace()
       if text.count > stderrLimit { text = "... " + text.suffix(stderrLimit) }
       let how = finished.signal.map { "killed by signal \($0)" } ?? "exit \(finished.status)"
       throw LacewingError(

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LacewingFormat
 
 /// collect-artifacts: resolves everything a bundle needs into a manifest.
@@ -393,13 +393,16 @@ public struct Collector {
 
   /// The ELF's own RPATH/RUNPATH first (as the loader would), but only where
   /// it points into a declared directory; then the declared directories.
+  /// Either way the path names the directory as it was declared (relative
+  /// to the build dir, as GN passes it), never as $ORIGIN resolved to an
+  /// absolute one: the manifest and depfile are the same in any checkout.
   private func find(_ name: String, neededBy source: String, elf: ELFFile) -> String? {
     let origin = FS.dirname(FS.realPath(source))
-    let own = elf.searchPath.map { $0.replacingOccurrences(of: "$ORIGIN", with: origin) }
+    let own = elf.searchPath.map { $0.replacing("$ORIGIN", with: origin) }
     let declared = libDirs.map { FS.realPath($0) }
-    for dir in own where declared.contains(FS.realPath(dir)) {
-      // "$ORIGIN/../lib" of a real directory: lexically the same place.
-      if FS.exists(dir + "/" + name) { return FS.normalize(dir + "/" + name) }
+    for dir in own {
+      guard let index = declared.firstIndex(of: FS.realPath(dir)) else { continue }
+      if FS.exists(libDirs[index] + "/" + name) { return libDirs[index] + "/" + name }
     }
     for dir in libDirs where FS.exists(dir + "/" + name) { return dir + "/" + name }
     return nil

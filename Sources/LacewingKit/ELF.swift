@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the dynamic loader reads from an ELF file: its dynamic section and
 /// symbol version needs. Parsed from the bytes, never by running the file

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Thin helpers over the real filesystem, with errors a user can act on.
 public enum FS {
@@ -31,7 +32,7 @@ public enum FS {
     do {
       try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     } catch {
-      throw LacewingError(.io, "cannot create work directory \(path): \(error.localizedDescription)")
+      throw LacewingError(.io, "cannot create work directory \(path): \(FS.reason(error))")
     }
   }
 

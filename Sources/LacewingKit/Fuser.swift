@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LacewingFormat
 
 /// fuse-stub: [stem][payload][config][trailer], the layout in lacewing_format.h.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Little-endian integers in bytes read from a file (zip records, ELF
 /// headers). The caller checks offsets against `count` first: the formats

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What goes into a payload, written by collect-artifacts and read by
 /// make-archive and the size report. Paths inside the archive use "/".

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Output discipline shared by every action: write atomically, and leave an
 /// identical output untouched so Ninja's restat can prune what depends on it.
@@ -33,7 +34,7 @@ public enum OutputFile {
     } catch let error as LacewingError {
       throw error
     } catch {
-      throw LacewingError(.io, "cannot create directory \(dir): \(error.localizedDescription)")
+      throw LacewingError(.io, "cannot create directory \(dir): \(FS.reason(error))")
     }
     return true
   }

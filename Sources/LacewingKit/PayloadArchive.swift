@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LacewingFormat
 
 /// make-archive payload: a manifest -> the deterministic payload zip (or a

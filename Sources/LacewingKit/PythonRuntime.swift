@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A CPython installation, located from its interpreter the way CPython
 /// itself finds its prefix.
@@ -125,5 +125,5 @@ struct PythonRuntime {
 
 /// `s` as a Python string literal, for generated Python source.
 func pythonLiteral(_ s: String) -> String {
-  "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+  "\"" + s.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
 }

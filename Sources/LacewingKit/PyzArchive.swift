@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// make-archive pyz: a test's sources -> its zipapp, which runs as
 /// `python3 test.pyz` with no bundle at all.
@@ -60,7 +60,7 @@ public enum PyzArchive {
       }
       files.append((s.dest, try FS.read(s.source, what: "python source for \(s.dest)")))
     }
-    guard seen.contains(mainModule.replacingOccurrences(of: ".", with: "/") + ".py") else {
+    guard seen.contains(mainModule.replacing(".", with: "/") + ".py") else {
       throw LacewingError(.badInput, "main module \(mainModule) is not among the sources")
     }
     var inputs = ownSources.map(\.source) + wheels.inputs
@@ -97,7 +97,7 @@ public enum PyzArchive {
           try data.write(to: URL(fileURLWithPath: unpacked))
         } catch {
           throw LacewingError(
-            .io, "cannot unpack \(file.member) of \(wheel.path) into \(workDir): \(error.localizedDescription)")
+            .io, "cannot unpack \(file.member) of \(wheel.path) into \(workDir): \(FS.reason(error))")
         }
         sources.append(PythonSource(source: unpacked, dest: file.path))
       }

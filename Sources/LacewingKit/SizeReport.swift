@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LacewingFormat
 
 /// What a bundle is made of, by category, with its largest entries: written
@@ -117,7 +117,7 @@ public struct SizeReport: Codable, Equatable, Sendable {
   public var json: Data { JSONFile.encode(self, snakeCaseKeys: true) }
 
   public var table: String {
-    func mb(_ n: Int) -> String { String(format: "%.2f MB", Double(n) / 1_000_000) }
+    func mb(_ n: Int) -> String { cFormat("%.2f MB", Double(n) / 1_000_000) }
     func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
       let fill = String(repeating: " ", count: max(0, n - s.count))
       return left ? fill + s : s + fill
@@ -129,7 +129,7 @@ public struct SizeReport: Codable, Equatable, Sendable {
     for c in categories {
       let packedOnly = c.inPack && c.bytes == 0
       let share =
-        packedOnly ? "" : String(format: "%.1f%%", totalBytes == 0 ? 0 : Double(c.bytes) * 100 / Double(totalBytes))
+        packedOnly ? "" : cFormat("%.1f%%", totalBytes == 0 ? 0 : Double(c.bytes) * 100 / Double(totalBytes))
       out +=
         pad(c.name, 32) + pad("\(c.files)", 7, left: true) + pad(packedOnly ? "in pack" : mb(c.bytes), 12, left: true)
         + pad(mb(c.uncompressedBytes), 12, left: true) + pad(share, 8, left: true) + "\n"

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Runs the tests a build registered (tests.json, written by GN from the
 /// bundles' `tests` metadata, in the shape of Fuchsia's host tests): in
@@ -90,7 +91,7 @@ public enum TestRunner {
     do {
       try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
     } catch {
-      throw LacewingError(.io, "cannot create the log directory \(logDir): \(error.localizedDescription)")
+      throw LacewingError(.io, "cannot create the log directory \(logDir): \(FS.reason(error))")
     }
 
     // The tests' working directory (posix_spawn cannot set a child's in
@@ -153,7 +154,7 @@ public enum TestRunner {
   }
 
   static func progressLine(_ r: Result, done: Int, of total: Int) -> String {
-    let time = String(format: "%.2fs", r.seconds)
+    let time = cFormat("%.2fs", r.seconds)
     let what =
       switch r.outcome {
       case .passed: "PASS    \(r.test.name) (\(time))"
@@ -183,12 +184,12 @@ public enum TestRunner {
     let total = results.reduce(0) { $0 + $1.seconds }
     var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     xml +=
-      "<testsuites tests=\"\(results.count)\" failures=\"\(failures)\" time=\"\(String(format: "%.3f", total))\">\n"
+      "<testsuites tests=\"\(results.count)\" failures=\"\(failures)\" time=\"\(cFormat("%.3f", total))\">\n"
     xml += "  <testsuite name=\"lacewing\" tests=\"\(results.count)\" failures=\"\(failures)\" errors=\"0\""
-    xml += " time=\"\(String(format: "%.3f", total))\">\n"
+    xml += " time=\"\(cFormat("%.3f", total))\">\n"
     for r in results {
       xml += "    <testcase name=\"\(escape(r.test.name))\" classname=\"\(escape(r.test.label))\""
-      xml += " time=\"\(String(format: "%.3f", r.seconds))\""
+      xml += " time=\"\(cFormat("%.3f", r.seconds))\""
       let message: String? =
         switch r.outcome {
         case .passed: nil

@@ -1,5 +1,5 @@
 import CLibzip
-import Foundation
+import FoundationEssentials
 
 /// A third-party package as a wheel (PEP 427): what it is built for, and
 /// where each of its files lands when installed. Pure-Python wheels join the
@@ -56,7 +56,7 @@ public struct Wheel {
       if member.hasSuffix(".dist-info/WHEEL") {
         let text = try Self.read(member, from: path)
         purelib = String(decoding: text, as: UTF8.self).split(separator: "\n").contains {
-          $0.lowercased().replacingOccurrences(of: " ", with: "") == "root-is-purelib:true"
+          $0.lowercased().replacing(" ", with: "") == "root-is-purelib:true"
         }
       }
     }
@@ -123,7 +123,7 @@ public struct Wheel {
   }
 
   static func normalize(_ name: String) -> String {
-    name.lowercased().replacingOccurrences(of: "_", with: "-").replacingOccurrences(of: ".", with: "-")
+    name.lowercased().replacing("_", with: "-").replacing(".", with: "-")
   }
 
   /// Pins ("name==version" -> sha256) read from a requirements lock.
@@ -133,7 +133,7 @@ public struct Wheel {
     for line in text.split(separator: "\n") {
       let bare = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
       let fields = bare.split(separator: " ").map(String.init)
-      guard let spec = fields.first, let eq = spec.range(of: "=="),
+      guard let spec = fields.first, let eq = spec.firstRange(of: "=="),
         let hash = fields.first(where: { $0.hasPrefix("--hash=sha256:") })
       else { continue }
       pins[normalize(String(spec[..<eq.lowerBound])) + "==" + spec[eq.upperBound...]] = String(

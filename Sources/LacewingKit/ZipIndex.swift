@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A zip's central directory, read from the bytes: what each entry costs as
 /// stored and where it lies. No zip64 (a payload never needs it).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LacewingFormat
 
 /// Joins zips entry by entry as they are stored: no entry is inflated or

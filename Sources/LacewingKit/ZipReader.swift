@@ -1,5 +1,6 @@
 import CLibzip
-import Foundation
+import FoundationEssentials
+import Glibc
 import LacewingFormat
 
 /// A zip opened read-only through libzip.
@@ -10,6 +11,7 @@ final class ZipReaderHandle {
   private var buffer: UnsafeMutableRawPointer?
 
   init(path: String) throws(LacewingError) {
+    _ = CLibraries.configured
     var error: Int32 = 0
     guard let archive = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &error) else {
       throw LacewingError(.badInput, "\(path) is not a readable zip archive (libzip error \(error)); rebuild it")
@@ -20,6 +22,7 @@ final class ZipReaderHandle {
 
   /// A zip in memory (e.g. an unpacked runtime layer); `label` names it in errors.
   init(data: Data, label: String) throws(LacewingError) {
+    _ = CLibraries.configured
     let copy = malloc(max(data.count, 1))!
     data.withUnsafeBytes { if let base = $0.baseAddress { memcpy(copy, base, data.count) } }
     var error = zip_error_t()

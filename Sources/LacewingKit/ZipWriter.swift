@@ -1,20 +1,18 @@
 import CLibzip
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Writes a deterministic zip with libzip: entries in the order given, one
 /// fixed timestamp, Unix modes, nothing taken from the build host's clock.
 final class ZipWriter {
-  /// 1980-01-01 00:00:00, the DOS epoch, in UTC (see init).
+  /// 1980-01-01 00:00:00, the DOS epoch, in UTC (see CLibraries).
   static let fixedTime: time_t = 315_532_800
 
   private var archive: OpaquePointer?
   let path: String
 
   init(path: String) throws(LacewingError) {
-    // libzip converts times with localtime(); pin the zone so the bytes do
-    // not depend on the host's TZ.
-    setenv("TZ", "UTC", 1)
-    tzset()
+    _ = CLibraries.configured
     self.path = path
     var error: Int32 = 0
     archive = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &error)

@@ -1,5 +1,5 @@
 import CZstd
-import Foundation
+import FoundationEssentials
 import LacewingFormat
 
 /// Zstandard (the vendored library, Sources/CZstd), for the packed runtime

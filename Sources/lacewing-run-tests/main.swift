@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import LacewingCLI
 import LacewingKit
 
@@ -54,7 +53,7 @@ struct LacewingRunTests: ParsableCommand {
     var passed = true
     try reportingErrors { () throws(LacewingError) in
       let results = try TestRunner.run(options) { line in
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        Console.out(line + "\n")
       }
       passed = results.allSatisfy(\.outcome.passed)
     }

@@ -81,7 +81,10 @@ extension E2E {
           line = Substring((pending.removeValue(forKey: pid) ?? "") + line[resumed.upperBound...])
         }
         if line.hasPrefix("clone") || line.hasPrefix("vfork") || line.hasPrefix("fork") {
-          if let eq = line.range(of: ") = ", options: .backwards), let child = Int(line[eq.upperBound...]) {
+          // A resumed call has spaces before its "=".
+          if let eq = line.range(of: "= ", options: .backwards),
+            let child = Int(line[eq.upperBound...].trimmingCharacters(in: .whitespaces))
+          {
             parent[child] = pid
           }
         } else if line.hasPrefix("execve("), !line.contains("= -1") {
@@ -188,8 +191,80 @@ extension E2E {
           undeclaredLists.isEmpty, "\(name) listed undeclared directories: \(undeclaredLists.sorted().prefix(10))")
         let strayWrites = action.writes.filter { !writable.contains($0) && !ownTemp($0) }
         #expect(strayWrites.isEmpty, "\(name) wrote outside its outputs: \(strayWrites.sorted().prefix(10))")
+        // Anywhere else, only the platform a remote worker documents.
+        let offPlatform = action.reads.union(action.lists).filter { path in
+          !audited(path) && !declared.contains(path)
+            && !Self.platform.contains { path == $0 || path.hasPrefix($0 + "/") }
+        }
+        #expect(offPlatform.isEmpty, "\(name) read off the platform: \(offPlatform.sorted().prefix(10))")
       }
     }
+
+    /// What an action (or a tool it runs: python, patchelf, strip) may read
+    /// besides the source root, the build dir, the runtime and its declared
+    /// inputs: the remote workers' platform (Debian 12's /usr and /lib, the
+    /// loader's cache, the process's own /proc entries, the CPU count
+    /// libdispatch reads at start, and the overcommit mode glibc's malloc
+    /// reads before it shrinks a thread's heap).
+    static let platform = [
+      "/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/proc/self", "/dev/null", "/sys/devices/system/cpu",
+      "/proc/sys/vm/overcommit_memory",
+    ]
+
+    /// A remote worker runs each action in a directory of its own, and a
+    /// cache shares outputs between checkouts: no file the build writes may
+    /// name the source root or the build dir by absolute path. Depfiles
+    /// neither: Ninja matches their paths to its graph's, relative to the
+    /// build dir (a system file may be absolute). Every file in the build dir
+    /// is read (manifests, depfiles, size reports, stamps, payloads,
+    /// bundles), but GN's and Ninja's own bookkeeping.
+    @Test func noOutputNamesTheSourceRootOrTheBuildDir() throws {
+      let build = try E2EBuild.get()
+      let r = try build.ninja()
+      #expect(r.status == 0, "\(r.output.suffix(2000))")
+      let roots = Set([build.src, resolvedPath(build.src), build.out, resolvedPath(build.out)])
+      let gnAndNinja = [".ninja", ".ninja_log", ".ninja_deps", "build.ninja.d", "args.gn"]
+      var found: [String] = []
+      var read = 0
+      let files = FileManager.default.enumerator(atPath: build.out)
+      while let file = files?.nextObject() as? String {
+        let path = build.out + "/" + file
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, !gnAndNinja.contains(where: file.hasSuffix)
+        else { continue }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        read += 1
+        for root in roots where namesPath(bytes, root) { found.append("\(file) names \(root)") }
+      }
+      #expect(read > 100, "read only \(read) files of \(build.out)")
+      #expect(found.isEmpty, "\(found.sorted().joined(separator: "\n"))")
+    }
+  }
+}
+
+/// Whether `bytes` has `path` followed by anything but more of a file name
+/// ("/tmp/x/out" in "/tmp/x/out/lib.so" or "/tmp/x/out\"", not in
+/// "/tmp/x/out-audit").
+private func namesPath(_ bytes: Data, _ path: String) -> Bool {
+  let needle = Array(path.utf8)
+  return bytes.withUnsafeBytes { (haystack: UnsafeRawBufferPointer) -> Bool in
+    guard let base = haystack.baseAddress, let first = needle.first else { return false }
+    var offset = 0
+    while offset + needle.count <= haystack.count,
+      let hit = memchr(base + offset, Int32(first), haystack.count - offset)
+    {
+      let start = base.distance(to: hit)
+      offset = start + 1
+      guard start + needle.count <= haystack.count, memcmp(hit, needle, needle.count) == 0 else { continue }
+      let end = start + needle.count
+      guard end < haystack.count else { return true }
+      let next = haystack[end]
+      let nameByte =
+        (next >= 0x30 && next <= 0x39) || (next | 0x20 >= 0x61 && next | 0x20 <= 0x7A) || next == 0x2D
+        || next == 0x5F || next == 0x2E
+      if !nameByte { return true }
+    }
+    return false
   }
 }
 
