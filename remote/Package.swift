@@ -39,7 +39,8 @@ let package = Package(
         ),
         .testTarget(
             name: "LacewingRemoteTests",
-            dependencies: ["LacewingRemote"]
+            // The launcher binary too: the integration tests run it.
+            dependencies: ["LacewingRemote", "lacewing-remote"]
         ),
     ]
 )
