@@ -89,19 +89,21 @@ func describe(_ error: any Error, endpoint: String) -> LauncherError {
     return .remote("remote execution failed (\(endpoint)): \(error.description); check the server's logs")
   }
   if let error = error as? RPCError {
+    // gRPC's messages end with a period; ours add "; what to do".
+    let message = error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message
     switch error.code {
     case .unavailable:
       return .remote(
-        "cannot reach the remote execution service (\(endpoint)): \(error.message); check that it is running and --endpoint/LACEWING_REMOTE_ENDPOINT")
+        "cannot reach the remote execution service (\(endpoint)): \(message); check that it is running and --endpoint/LACEWING_REMOTE_ENDPOINT")
     case .deadlineExceeded:
       return .remote(
-        "remote execution timed out (\(endpoint)): \(error.message); raise --timeout or check the service's load")
+        "remote execution timed out (\(endpoint)): \(message); raise --timeout or check the service's load")
     case .unauthenticated, .permissionDenied:
       return .remote(
-        "remote execution was refused (\(endpoint)): \(error.message); check --credentials-file/LACEWING_REMOTE_CREDENTIALS_FILE and the TLS options")
+        "remote execution was refused (\(endpoint)): \(message); check --credentials-file/LACEWING_REMOTE_CREDENTIALS_FILE and the TLS options")
     default:
       return .remote(
-        "remote execution failed (\(endpoint)): \(error.code): \(error.message); check the service's logs and --instance")
+        "remote execution failed (\(endpoint)): \(error.code): \(message); check the service's logs and --instance")
     }
   }
   if let error = error as? RuntimeError {
