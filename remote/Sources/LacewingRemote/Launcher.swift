@@ -107,8 +107,9 @@ func describe(_ error: any Error, endpoint: String) -> LauncherError {
     }
   }
   if let error = error as? RuntimeError {
+    let message = error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message
     return .remote(
-      "cannot set up the connection (\(endpoint)): \(error.message); check --endpoint and the TLS options")
+      "cannot set up the connection (\(endpoint)): \(message); check --endpoint and the TLS options")
   }
   return .remote("remote execution failed (\(endpoint)): \(error); check the service")
 }
@@ -117,6 +118,11 @@ func describe(_ error: any Error, endpoint: String) -> LauncherError {
 /// Returns whether the result came from the cache.
 func runRemotely(_ prepared: PreparedAction, endpoint: Endpoint, timeoutSeconds: Int) async throws -> (Bool, RemoteOutcome) {
   let (target, useTLS) = try endpoint.target()
+  for (file, option) in [(endpoint.caCert, "--tls-ca-cert"), (endpoint.clientCert, "--tls-client-cert"), (endpoint.clientKey, "--tls-client-key")] {
+    if let file, access(file, R_OK) != 0 {
+      throw LauncherError.usage("cannot read \(option) file \(file); fix \(option) or its LACEWING_REMOTE_TLS_* variable")
+    }
+  }
   let security: HTTP2ClientTransport.Posix.TransportSecurity
   if useTLS {
     security = .tls { config in
