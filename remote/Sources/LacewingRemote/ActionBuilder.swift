@@ -54,6 +54,9 @@ extension ActionSpec {
     // A platform path (absolute, outside the exec root) is the worker
     // image's business; a relative path that climbs out of the exec root
     // names a file the worker cannot have, so it is an error.
+    // Manifests name the same wheel once per member, hundreds of times:
+    // hash each path once.
+    var added: Set<String> = []
     func addInput(_ path: String, declaredAs: String) throws(LauncherError) {
       let absolute = Paths.absolute(path, from: cwd)
       guard let relative = Paths.relative(absolute, to: root) else {
@@ -61,6 +64,7 @@ extension ActionSpec {
         throw .usage(
           "input \(declaredAs) resolves to \(absolute), outside the exec root \(root); move it into the checkout or name it by an absolute platform path")
       }
+      guard added.insert(relative).inserted else { return }
       try tree.add(relativePath: relative, diskPath: absolute, declaredAs: declaredAs)
     }
 

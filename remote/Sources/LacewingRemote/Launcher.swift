@@ -41,39 +41,44 @@ public func runAction(_ options: LauncherOptions) async throws(LauncherError) ->
   }
 
   let prepared = try options.spec.prepare()
-  let endpointText = options.endpoint?.url ?? "no endpoint"
-  do {
-    guard var endpoint = options.endpoint else {
-      throw LauncherError.remote(
-        "no endpoint configured; pass --endpoint grpc://HOST:PORT or set LACEWING_REMOTE_ENDPOINT, or use --exec-strategy local")
-    }
-    if let file = options.credentialsFile {
-      guard let data = FileManager.default.contents(atPath: file) else {
-        throw LauncherError.usage("cannot read credentials file \(file); fix --credentials-file or LACEWING_REMOTE_CREDENTIALS_FILE")
+  let failure: LauncherError
+  if var endpoint = options.endpoint {
+    do {
+      if let file = options.credentialsFile {
+        endpoint.bearerToken = try readToken(file)
       }
-      let token = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init)
-      guard let token else {
-        throw LauncherError.usage("credentials file \(file) is empty; put the bearer token in it")
+      let (cached, result) = try await runRemotely(
+        prepared, endpoint: endpoint, timeoutSeconds: options.spec.timeoutSeconds)
+      if let logFile = options.logFile {
+        appendLog(logFile, prepared.actionDigest.text, cached ? "hit" : "miss", options.spec.outputs, started)
       }
-      endpoint.bearerToken = token
+      writeAll(result.stdout, to: 1)
+      writeAll(result.stderr, to: 2)
+      return result.exitCode
+    } catch {
+      failure = describe(error, endpoint: endpoint.url)
     }
-    let (cached, result) = try await runRemotely(prepared, endpoint: endpoint, timeoutSeconds: options.spec.timeoutSeconds)
-    if let logFile = options.logFile {
-      appendLog(logFile, prepared.actionDigest.text, cached ? "hit" : "miss", options.spec.outputs, started)
-    }
-    writeAll(result.stdout, to: 1)
-    writeAll(result.stderr, to: 2)
-    return result.exitCode
-  } catch {
-    let failure = describe(error, endpoint: endpointText)
-    guard failure.kind == .remote, options.strategy == .remoteLocalFallback else { throw failure }
-    writeAll(Data("lacewing-remote: \(failure.description); falling back to running the tool locally\n".utf8), to: 2)
-    let status = try runLocally(options.spec.arguments)
-    if let logFile = options.logFile {
-      appendLog(logFile, prepared.actionDigest.text, "fallback", options.spec.outputs, started)
-    }
-    return status
+  } else {
+    failure = .remote(
+      "no remote execution endpoint configured; pass --endpoint grpc://HOST:PORT or set LACEWING_REMOTE_ENDPOINT, or use --exec-strategy local")
   }
+  guard failure.kind == .remote, options.strategy == .remoteLocalFallback else { throw failure }
+  writeAll(Data("lacewing-remote: \(failure.description); falling back to running the tool locally\n".utf8), to: 2)
+  let status = try runLocally(options.spec.arguments)
+  if let logFile = options.logFile {
+    appendLog(logFile, prepared.actionDigest.text, "fallback", options.spec.outputs, started)
+  }
+  return status
+}
+
+private func readToken(_ file: String) throws(LauncherError) -> String {
+  guard let data = FileManager.default.contents(atPath: file) else {
+    throw .usage("cannot read credentials file \(file); fix --credentials-file or LACEWING_REMOTE_CREDENTIALS_FILE")
+  }
+  guard let token = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).first else {
+    throw .usage("credentials file \(file) is empty; put the bearer token in it")
+  }
+  return String(token)
 }
 
 struct RemoteOutcome {
