@@ -141,6 +141,18 @@ private struct Checkout {
     #expect(FileManager.default.contents(atPath: checkout.buildDir + "/big.out") == Data(bytes))
   }
 
+  @Test(.enabled(if: engine != nil, "LACEWING_REMOTE_ENGINE_ENV is not set"))
+  func deadlineExceededIsOneLineAndExit1() throws {
+    let checkout = try Checkout()
+    try checkout.scratch.write("src/slow.sh", "#!/bin/sh\n# \(checkout.nonce)\nsleep 10\n", mode: 0o755)
+    let run = try runLauncher(
+      ["--exec-root", "../..", "--timeout", "2", "--", "../../src/slow.sh"], cwd: checkout.buildDir,
+      environment: engine ?? [:])
+    #expect(run.status == 1)
+    #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+    #expect(run.stderr.hasPrefix("lacewing-remote: remote execution "), "\(run.stderr)")
+  }
+
   @Test func unreachableEndpointIsOneLineAndExit1() throws {
     let checkout = try Checkout()
     let run = try checkout.run(["--endpoint", "grpc://127.0.0.1:9", "--timeout", "20"])
