@@ -209,26 +209,26 @@ struct RemoteClient: Sendable {
     }
   }
 
-  /// Runs the action and waits for its result, following the operation stream.
+  /// Runs the action and waits for its result, following the operation
+  /// stream; when a server or proxy drops a long stream before the action
+  /// is done, WaitExecution picks the same operation up again.
   func execute(_ digest: Digest) async throws -> ExecuteResponse {
     var request = Build_Bazel_Remote_Execution_V2_ExecuteRequest()
     request.instanceName = endpoint.instance
     request.actionDigest = digest
     request.inlineStdout = true
     request.inlineStderr = true
-    let final = try await client.serverStreaming(
-      request: ClientRequest(message: request, metadata: metadata),
-      descriptor: Self.method(Self.execution, "Execute"),
-      serializer: ProtobufSerializer<Build_Bazel_Remote_Execution_V2_ExecuteRequest>(),
-      deserializer: ProtobufDeserializer<Google_Longrunning_Operation>(),
-      options: try options()
-    ) { response in
-      var last: Google_Longrunning_Operation?
-      for try await operation in response.messages {
-        last = operation
-        if operation.done { break }
-      }
-      return last
+    var final = try await follow(
+      "Execute", ClientRequest(message: request, metadata: metadata),
+      ProtobufSerializer<Build_Bazel_Remote_Execution_V2_ExecuteRequest>())
+    var resumes = 0
+    while let operation = final, !operation.done, !operation.name.isEmpty, resumes < 10 {
+      resumes += 1
+      var wait = Build_Bazel_Remote_Execution_V2_WaitExecutionRequest()
+      wait.name = operation.name
+      final = try await follow(
+        "WaitExecution", ClientRequest(message: wait, metadata: metadata),
+        ProtobufSerializer<Build_Bazel_Remote_Execution_V2_WaitExecutionRequest>())
     }
     guard let final, final.done else {
       throw LauncherError.remote("the execution stream ended before the action finished")
@@ -244,6 +244,30 @@ struct RemoteClient: Sendable {
       }
     case nil:
       throw LauncherError.remote("the finished operation carries no result")
+    }
+  }
+
+  /// The last operation of an Execute or WaitExecution stream.
+  private func follow<Request: SwiftProtobuf.Message>(
+    _ name: String, _ request: ClientRequest<Request>, _ serializer: ProtobufSerializer<Request>
+  ) async throws -> Google_Longrunning_Operation? {
+    try await client.serverStreaming(
+      request: request,
+      descriptor: Self.method(Self.execution, name),
+      serializer: serializer,
+      deserializer: ProtobufDeserializer<Google_Longrunning_Operation>(),
+      options: try options()
+    ) { response in
+      var last: Google_Longrunning_Operation?
+      do {
+        for try await operation in response.messages {
+          last = operation
+          if operation.done { break }
+        }
+      } catch let error as RPCError where error.code != .deadlineExceeded && last != nil {
+        // A dropped stream of a known operation: the caller resumes it.
+      }
+      return last
     }
   }
 }
