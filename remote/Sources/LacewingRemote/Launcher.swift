@@ -142,23 +142,36 @@ func runRemotely(_ prepared: PreparedAction, endpoint: Endpoint, timeoutSeconds:
   let deadline = ContinuousClock.now + .seconds(timeoutSeconds)
   return try await withGRPCClient(transport: transport) { client in
     let remote = RemoteClient(client: client, endpoint: endpoint, deadline: deadline)
-    var cached = true
-    var result: ActionResult
     if let hit = try await remote.actionResult(for: prepared.actionDigest) {
-      result = hit
-    } else {
-      cached = false
-      let limits = try await Limits(remote)
-      try await upload(prepared, remote, limits)
-      let response = try await remote.execute(prepared.actionDigest)
-      if response.status.code != 0 {
-        throw LauncherError.remote("the server could not run the action: \(response.status.message) (code \(response.status.code))")
+      do {
+        return (true, try await download(hit, remote, try await Limits(remote)))
+      } catch is BlobMissing {
+        // The cache entry outlived its outputs: run the action again.
       }
-      result = response.result
-      cached = response.cachedResult
     }
-    let outcome = try await download(result, remote, try await Limits(remote))
-    return (cached, outcome)
+    let limits = try await Limits(remote)
+    try await upload(prepared, remote, limits)
+    var response = try await remote.execute(prepared.actionDigest)
+    if response.cachedResult {
+      do {
+        return (true, try await outcome(of: response, remote, limits))
+      } catch is BlobMissing {
+        response = try await remote.execute(prepared.actionDigest, skipCacheLookup: true)
+      }
+    }
+    return (response.cachedResult, try await outcome(of: response, remote, limits))
+  }
+}
+
+private func outcome(of response: ExecuteResponse, _ remote: RemoteClient, _ limits: Limits) async throws -> RemoteOutcome {
+  if response.status.code != 0 {
+    throw LauncherError.remote(
+      "the server could not run the action: \(response.status.message) (code \(response.status.code))")
+  }
+  do {
+    return try await download(response.result, remote, limits)
+  } catch let missing as BlobMissing {
+    throw LauncherError.remote("the server lost output \(missing.digest.text) of the action it just ran")
   }
 }
 

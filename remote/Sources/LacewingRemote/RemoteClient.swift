@@ -7,6 +7,11 @@ import SwiftProtobuf
 typealias ActionResult = Build_Bazel_Remote_Execution_V2_ActionResult
 typealias ExecuteResponse = Build_Bazel_Remote_Execution_V2_ExecuteResponse
 
+/// A cached result names an output the CAS has since evicted.
+struct BlobMissing: Error {
+  var digest: Digest
+}
+
 /// Where and how to reach the REAPI server.
 public struct Endpoint: Sendable {
   public var url: String
@@ -151,6 +156,7 @@ struct RemoteClient: Sendable {
       maxResponse: maxResponse)
     var blobs: [String: Data] = [:]
     for one in response.responses {
+      if one.status.code == 5 { throw BlobMissing(digest: one.digest) }  // NOT_FOUND
       guard one.status.code == 0 else {
         throw LauncherError.remote("downloading blob \(one.digest.text) failed: \(one.status.message) (code \(one.status.code))")
       }
@@ -192,6 +198,14 @@ struct RemoteClient: Sendable {
   }
 
   func read(_ digest: Digest) async throws -> Data {
+    do {
+      return try await readStream(digest)
+    } catch let error as RPCError where error.code == .notFound {
+      throw BlobMissing(digest: digest)
+    }
+  }
+
+  private func readStream(_ digest: Digest) async throws -> Data {
     let prefix = endpoint.instance.isEmpty ? "" : endpoint.instance + "/"
     var request = Google_Bytestream_ReadRequest()
     request.resourceName = "\(prefix)blobs/\(digest.hash)/\(digest.sizeBytes)"
@@ -209,11 +223,16 @@ struct RemoteClient: Sendable {
     }
   }
 
+  func execute(_ digest: Digest) async throws -> ExecuteResponse {
+    try await execute(digest, skipCacheLookup: false)
+  }
+
   /// Runs the action and waits for its result, following the operation
   /// stream; when a server or proxy drops a long stream before the action
   /// is done, WaitExecution picks the same operation up again.
-  func execute(_ digest: Digest) async throws -> ExecuteResponse {
+  func execute(_ digest: Digest, skipCacheLookup: Bool) async throws -> ExecuteResponse {
     var request = Build_Bazel_Remote_Execution_V2_ExecuteRequest()
+    request.skipCacheLookup = skipCacheLookup
     request.instanceName = endpoint.instance
     request.actionDigest = digest
     request.inlineStdout = true
