@@ -55,3 +55,26 @@ import Testing
     }
   }
 }
+
+@Suite struct InputDirectoryTests {
+  /// A manifest names one wheel once per member; it is one input, and a
+  /// declared directory brings its files.
+  @Test func repeatedSourcesAndDirectories() throws {
+    let scratch = try Scratch()
+    try scratch.write("w/x.whl", "wheel")
+    try scratch.write("d/sub/f", "f")
+    try scratch.write(
+      "m.manifest.json",
+      #"{"entries": [{"source": "w/x.whl", "member": "a"}, {"source": "w/x.whl", "member": "b"}, {"content": "c"}]}"#)
+    var spec = ActionSpec(execRoot: scratch.path, workingDirectory: scratch.path, arguments: ["sh"])
+    spec.inputLists = ["m.manifest.json"]
+    spec.inputs = ["d"]
+    let prepared = try spec.prepare()
+    let root = try Directory(serializedBytes: prepared.blobs[prepared.action.inputRootDigest.hash]!.source.load())
+    #expect(root.files.map(\.name) == ["m.manifest.json"])
+    #expect(root.directories.map(\.name) == ["d", "w"])
+    let d = try Directory(serializedBytes: prepared.blobs[root.directories[0].digest.hash]!.source.load())
+    let sub = try Directory(serializedBytes: prepared.blobs[d.directories[0].digest.hash]!.source.load())
+    #expect(sub.files.map(\.name) == ["f"])
+  }
+}
