@@ -274,6 +274,13 @@ def main():
         sizes["10 tests: 10 PyInstaller onefiles"] = 10 * pi
         ratios = {"rtc_test bundle / PyInstaller": (size("rtc_test") / pi, 0.9),
                   "10 tests / 10 PyInstaller": (ten_ours / (10 * pi), 0.15)}
+        # The case we lose, shown, not held to a target: an app importing a
+        # few modules, which PyInstaller's import graph trims to just those,
+        # while our runtime carries the whole stdlib (docs/design.md).
+        sizes["stem_probe bundle"] = size("stem_probe")
+        sizes["PyInstaller onefile stem_probe"] = os.path.getsize(probe[0])
+        ratios["stem_probe bundle / PyInstaller (few imports; no target)"] = (
+            size("stem_probe") / os.path.getsize(probe[0]), None)
 
     print(f"\nlacewing bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {opts.iterations} paired iterations,"
           f" extracting in {os.path.dirname(work)}")
@@ -286,7 +293,7 @@ def main():
     if ratios:
         print("\n| size ratio | measured | target |\n|---|---|---|")
         for name, (ratio, target) in ratios.items():
-            print(f"| {name} | {ratio:.3f} | <= {target} |")
+            print(f"| {name} | {ratio:.3f} | {'' if target is None else f'<= {target}'} |")
     print("\n| build | seconds |\n|---|---|")
     print(f"| clean, rtc_test alone (tools prebuilt, runtime included) | {clean_build:.1f} |")
     print(f"| then the rest of //:default (3 bundles on the same runtime) | {rest_build:.1f} |")
@@ -301,7 +308,7 @@ def main():
     if opts.assert_sizes:
         if not pyinstaller:
             sys.exit("bench: --assert-sizes needs the PyInstaller comparison, which did not run")
-        missed = [f"{name} is {ratio:.3f}, above {target}" for name, (ratio, target) in ratios.items() if ratio > target]
+        missed = [f"{name} is {ratio:.3f}, above {target}" for name, (ratio, target) in ratios.items() if target is not None and ratio > target]
         if missed:
             sys.exit("bench: size targets missed: " + "; ".join(missed))
 

@@ -30,5 +30,22 @@ build/fetch-wheels.sh || [ $? -eq 3 ]
 # PyPI is unreachable).
 build/upstream-gn-ninja.sh
 
+# Remote execution: a real REAPI engine on this machine (BuildGrid on
+# PostgreSQL, a bot running each action with buildbox-run in a bubblewrap
+# sandbox) and our launcher, with its own tests, for RemoteExecutionTests.
+# Exit 3 means the engine cannot be installed (no PyPI or apt): those tests
+# then say they were skipped and why; any other failure stops here.
+engine=0
+build/remote-engine.sh start || engine=$?
+if [ "$engine" -eq 0 ]; then
+  trap 'build/remote-engine.sh stop' EXIT
+  remote/build.sh
+  LACEWING_REMOTE_ENGINE_ENV="$PWD/out/remote-engine/env" remote/test.sh
+  export LACEWING_REMOTE_ENGINE_DIR="$PWD/out/remote-engine"
+  export LACEWING_REMOTE_LAUNCHER="$PWD/remote/.build/release/lacewing-remote"
+elif [ "$engine" -ne 3 ]; then
+  exit "$engine"
+fi
+
 swift test
 

@@ -86,4 +86,42 @@ import Testing
         "needs //testdata/exclusive_parameters:embed.runtime_is.testdata_exclusive_parameters.another_runtime"),
       "\(r.output)")
   }
+
+  /// `gn gen` of the repo's own tree with `args`; `inspect` sees the out dir.
+  static func genRepo(_ args: String, inspect: ((String) throws -> Void)? = nil) throws -> ProcessResult {
+    let dir = try makeTemporaryDirectory("gen-remote")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try run("gn", ["gen", dir + "/out", "--root=" + Repo.root, "--args=" + args])
+    try inspect?(dir + "/out")
+    return r
+  }
+
+  /// With a launcher, every Lacewing action runs through it, the tool after
+  /// `--`, its lists named for the launcher to expand.
+  @Test func aRemoteLauncherPrefixesEveryLacewingAction() throws {
+    var rules = ""
+    let r = try Self.genRepo("lacewing_remote_launcher=\"/opt/reapi/launcher\"") { out in
+      rules = readText(out + "/toolchain.ninja")
+    }
+    #expect(r.status == 0, "\(r.output)")
+    let commands = rules.split(separator: "\n").filter { $0.contains("command =") && $0.contains("/.build/release/") }
+    #expect(!commands.isEmpty)
+    for command in commands {
+      #expect(command.contains("command =  /opt/reapi/launcher --exec-root "), "\(command)")
+      let tool = command.components(separatedBy: " -- ").last ?? ""
+      #expect(tool.hasPrefix("../") && tool.split(separator: " ")[0].contains("/.build/release/"), "\(command)")
+    }
+    #expect(commands.contains { $0.contains("--input-list gen/testdata/rtc_test/rtc_test.pyz_sources.json") })
+  }
+
+  /// A remote action uploads what it runs: tools outside the source root
+  /// fail `gn gen`, naming the arg; locally they are fine.
+  @Test func aRemoteBuildNeedsItsToolsInsideTheSourceRoot() throws {
+    let local = try Self.genRepo("lacewing_tools_dir=\"/opt/lacewing/bin\"")
+    #expect(local.status == 0, "\(local.output)")
+    let remote = try Self.genRepo(
+      "lacewing_remote_launcher=\"/opt/reapi/launcher\" lacewing_tools_dir=\"/opt/lacewing/bin\"")
+    #expect(remote.status != 0)
+    #expect(remote.output.contains("lacewing_tools_dir must be inside the source root"), "\(remote.output)")
+  }
 }
