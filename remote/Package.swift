@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Already in the graph through swift-certificates (gRPC TLS); named here for its SHA-256.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // The repo's own package, for LacewingKit.ActionInputs: the launcher
+        // reads the tools' lists with the tools' own decoders. Named, so the
+        // product below does not depend on the checkout's directory name.
+        .package(name: "lacewing-bundle", path: ".."),
     ],
     targets: [
         .target(
@@ -28,6 +32,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "LacewingKit", package: "lacewing-bundle"),
             ]
         ),
         .executableTarget(

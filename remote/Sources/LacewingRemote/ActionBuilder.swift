@@ -1,4 +1,5 @@
 import FoundationEssentials
+import LacewingKit
 import SwiftProtobuf
 
 typealias Action = Build_Bazel_Remote_Execution_V2_Action
@@ -75,19 +76,32 @@ extension ActionSpec {
     for input in inputs {
       try addInput(input, declaredAs: input)
     }
+    var named: [String] = []
     for list in inputLists {
       try addInput(list, declaredAs: list)
-      let listPath = Paths.absolute(list, from: cwd)
-      guard let data = FileManager.default.contents(atPath: listPath) else {
-        throw .usage("cannot read input list \(list) (\(listPath)); build it first or fix --input-list")
+      let listed: [String]
+      do {
+        listed = try ActionInputs.files(listedIn: Paths.absolute(list, from: cwd))
+      } catch {
+        throw .usage("input list \(list): \(error.message); build it first or fix --input-list")
       }
-      for referenced in try referencedPaths(inInputList: data, named: list) {
+      for referenced in listed {
         do {
           try addInput(referenced, declaredAs: referenced)
         } catch {
           throw .usage("input list \(list) names \(referenced): \(error.description)")
         }
+        named.append(Paths.absolute(referenced, from: cwd))
       }
+    }
+    // Shared libraries an extension links that the tools find by searching
+    // the build dir (collect-artifacts' --lib-dir .): GN built them, but no
+    // list names them. Only shared objects can need one.
+    let objects = (inputs.map { Paths.absolute($0, from: cwd) } + named).filter {
+      $0.split(separator: "/").last?.contains(".so") ?? false
+    }
+    for library in ActionInputs.libraries(neededBy: objects, in: [cwd]) {
+      try addInput(library, declaredAs: library)
     }
 
     var outputPaths: [String] = []

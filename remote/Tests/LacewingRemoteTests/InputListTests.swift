@@ -3,37 +3,9 @@ import Testing
 
 @testable import LacewingRemote
 
+/// The formats themselves are LacewingKit's (ActionInputsTests); here, what
+/// the launcher does with a list and with what it names.
 @Suite struct InputListTests {
-  private func paths(_ json: String) throws -> [String] {
-    try referencedPaths(inInputList: Data(json.utf8), named: "x.json")
-  }
-
-  @Test func manifest() throws {
-    let json = """
-      {"compiler": "/usr/bin/python3.11", "entries": [
-        {"kind": "interpreter", "mode": 493, "path": "python/bin/python3.11", "source": "/usr/bin/python3.11"},
-        {"content": "import site\\n", "kind": "pth", "mode": 420, "path": "a.pth"},
-        {"kind": "site", "member": "x/__init__.py", "mode": 420, "path": "site/x/__init__.py", "source": "../wheels/x.whl"}
-      ]}
-      """
-    #expect(try paths(json) == ["/usr/bin/python3.11", "../wheels/x.whl"])
-  }
-
-  @Test func pyzSources() throws {
-    #expect(try paths(#"[{"dest": "t.py", "source": "../../testdata/t.py"}]"#) == ["../../testdata/t.py"])
-  }
-
-  @Test func wheelsAndExtensions() throws {
-    #expect(try paths(#"["../wheels/a.whl", "../wheels/b.whl"]"#) == ["../wheels/a.whl", "../wheels/b.whl"])
-    #expect(try paths("[\n\n]") == [])
-  }
-
-  @Test func badShapes() {
-    for json in [#"{"entries": 3}"#, #"[1]"#, #""s""#, "not json", #"[{"dest": "x"}]"#] {
-      #expect(throws: LauncherError.self, "\(json)") { try paths(json) }
-    }
-  }
-
   @Test func listFilesAreInputsAndMissingReferencesNameTheList() throws {
     let scratch = try Scratch()
     _ = try scratch.mkdir("out/x")
@@ -56,6 +28,34 @@ import Testing
   }
 }
 
+/// A GN-built library an extension links, in the build dir: no list names
+/// it, and collect-artifacts finds it by searching there, so the launcher
+/// uploads it too.
+@Suite struct LibraryClosureTests {
+  @Test func anExtensionsBuildDirLibraryIsAnInput() throws {
+    let scratch = try Scratch()
+    let build = try scratch.mkdir("out/x")
+    try scratch.write("out/x/dep.c", "int dep(void) { return 7; }\n")
+    try scratch.write("out/x/ext.c", "int dep(void); int ext(void) { return dep(); }\n")
+    for args in [["-o", "libdep.so", "dep.c"], ["-o", "ext.so", "ext.c", "-L.", "-ldep"]] {
+      let gcc = Process()
+      gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+      gcc.arguments = ["-shared", "-fPIC"] + args
+      gcc.currentDirectoryURL = URL(fileURLWithPath: build)
+      try gcc.run()
+      gcc.waitUntilExit()
+      try #require(gcc.terminationStatus == 0)
+    }
+    try scratch.write("out/x/gen/t.extensions.json", #"["ext.so"]"#)
+    var spec = ActionSpec(execRoot: scratch.path, workingDirectory: build, arguments: ["sh"])
+    spec.inputLists = ["gen/t.extensions.json"]
+    let library = try #require(FileManager.default.contents(atPath: build + "/libdep.so"))
+    #expect(try spec.prepare().blobs[Digest(of: library).hash] != nil)
+    spec.inputLists = []
+    #expect(try spec.prepare().blobs[Digest(of: library).hash] == nil)
+  }
+}
+
 @Suite struct InputDirectoryTests {
   /// A manifest names one wheel once per member; it is one input, and a
   /// declared directory brings its files.
@@ -65,7 +65,10 @@ import Testing
     try scratch.write("d/sub/f", "f")
     try scratch.write(
       "m.manifest.json",
-      #"{"entries": [{"source": "w/x.whl", "member": "a"}, {"source": "w/x.whl", "member": "b"}, {"content": "c"}]}"#)
+      #"{"formatVersion": 1, "interpreter": "python/bin/python3.11", "modulePath": [], "excluded": [], "entries": ["#
+        + #"{"path": "a", "kind": "site", "mode": 420, "source": "w/x.whl", "member": "a"}, "#
+        + #"{"path": "b", "kind": "site", "mode": 420, "source": "w/x.whl", "member": "b"}, "#
+        + #"{"path": "c", "kind": "config", "mode": 420, "content": "c"}]}"#)
     var spec = ActionSpec(execRoot: scratch.path, workingDirectory: scratch.path, arguments: ["sh"])
     spec.inputLists = ["m.manifest.json"]
     spec.inputs = ["d"]

@@ -114,6 +114,21 @@ private struct Checkout {
     }
   }
 
+  /// Ninja's restat prunes what depends on an output the action did not
+  /// change: a cached result equal to the file there leaves it untouched.
+  @Test(.enabled(if: engine != nil, "LACEWING_REMOTE_ENGINE_ENV is not set"))
+  func anUnchangedOutputKeepsItsMtime() throws {
+    let checkout = try Checkout()
+    let engine = engine ?? [:]
+    #expect(try checkout.run([], environment: engine).status == 0)
+    let output = checkout.buildDir + "/gen/out.bin"
+    let old = Date(timeIntervalSince1970: 1_000_000_000)
+    try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: output)
+    #expect(try checkout.run([], environment: engine).status == 0)
+    let mtime = try FileManager.default.attributesOfItem(atPath: output)[.modificationDate] as? Date
+    #expect(mtime == old, "the launcher rewrote an output whose bytes had not changed")
+  }
+
   @Test(.enabled(if: engine != nil, "LACEWING_REMOTE_ENGINE_ENV is not set"))
   func failingToolStatusAndStderrPassThrough() throws {
     let checkout = try Checkout()
