@@ -39,7 +39,6 @@ engine=0
 build/remote-engine.sh start || engine=$?
 if [ "$engine" -eq 0 ]; then
   trap 'build/remote-engine.sh stop' EXIT
-  remote/build.sh
   LACEWING_REMOTE_ENGINE_ENV="$PWD/out/remote-engine/env" remote/test.sh
   export LACEWING_REMOTE_ENGINE_DIR="$PWD/out/remote-engine"
   export LACEWING_REMOTE_LAUNCHER="$PWD/remote/.build/release/lacewing-remote"
