@@ -46,6 +46,7 @@ def tree(work, repo):
     """A copy of the repo's GN tree with the release tools inside it, where a
     remote build needs them."""
     root = os.path.join(work, "src")
+    os.makedirs(root)
     for item in [".gn", "BUILD.gn", "build", "gn_templates", "testdata", "third_party"]:
         src = os.path.join(repo, item)
         (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, os.path.join(root, item))
