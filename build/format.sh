@@ -5,7 +5,9 @@
 # changes nothing and fails on any difference (build/test.sh runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-paths=(Package.swift Sources Tests fuzz)
+# remote/'s generated protobuf code is left as protoc-gen-swift wrote it.
+paths=(Package.swift Sources Tests fuzz remote/Package.swift remote/Sources/lacewing-remote remote/Tests
+  remote/Sources/LacewingRemote/*.swift)
 if [ "${1:-}" = --check ]; then
   swift format lint --strict --recursive --configuration .swift-format "${paths[@]}" || {
     echo "format: run build/format.sh to fix the above" >&2

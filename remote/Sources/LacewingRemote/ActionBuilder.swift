@@ -46,7 +46,8 @@ extension ActionSpec {
     let cwd = Paths.normalize(absolute: workingDirectory)
     guard let workingRelative = Paths.relative(cwd, to: root) else {
       throw .usage(
-        "the working directory \(cwd) is not under the exec root \(root); run from the build directory and pass --exec-root as the checkout root")
+        "the working directory \(cwd) is not under the exec root \(root); run from the build directory and pass --exec-root as the checkout root"
+      )
     }
 
     var tree = InputRoot()
@@ -63,7 +64,8 @@ extension ActionSpec {
       guard let relative = Paths.relative(absolute, to: root) else {
         if path.hasPrefix("/") { return }
         throw .usage(
-          "input \(declaredAs) resolves to \(absolute), outside the exec root \(root); move it into the checkout or name it by an absolute platform path")
+          "input \(declaredAs) resolves to \(absolute), outside the exec root \(root); move it into the checkout or name it by an absolute platform path"
+        )
       }
       guard added.insert(relative).inserted else { return }
       try tree.add(relativePath: relative, diskPath: absolute, declaredAs: declaredAs)
@@ -108,7 +110,8 @@ extension ActionSpec {
     for output in outputs {
       let absolute = Paths.absolute(output, from: cwd)
       guard let relative = Paths.relative(absolute, to: cwd), !relative.isEmpty else {
-        throw .usage("output \(output) is not under the working directory \(cwd); outputs must be in the build directory")
+        throw .usage(
+          "output \(output) is not under the working directory \(cwd); outputs must be in the build directory")
       }
       outputPaths.append(relative)
     }

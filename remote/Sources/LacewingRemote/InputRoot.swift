@@ -28,7 +28,9 @@ struct InputRoot {
   mutating func add(relativePath: String, diskPath: String, declaredAs: String) throws(LauncherError) {
     var info = stat()
     guard stat(diskPath, &info) == 0 else {
-      throw .usage("input \(declaredAs) does not exist (\(diskPath)); build it first or fix the --input/--input-list that names it")
+      throw .usage(
+        "input \(declaredAs) does not exist (\(diskPath)); build it first or fix the --input/--input-list that names it"
+      )
     }
     if (info.st_mode & S_IFMT) == S_IFDIR {
       let children: [String]

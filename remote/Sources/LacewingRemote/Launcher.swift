@@ -60,7 +60,8 @@ public func runAction(_ options: LauncherOptions) async throws(LauncherError) ->
     }
   } else {
     failure = .remote(
-      "no remote execution endpoint configured; pass --endpoint grpc://HOST:PORT or set LACEWING_REMOTE_ENDPOINT, or use --exec-strategy local")
+      "no remote execution endpoint configured; pass --endpoint grpc://HOST:PORT or set LACEWING_REMOTE_ENDPOINT, or use --exec-strategy local"
+    )
   }
   guard failure.kind == .remote, options.strategy == .remoteLocalFallback else { throw failure }
   writeAll(Data("lacewing-remote: \(failure.description); falling back to running the tool locally\n".utf8), to: 2)
@@ -99,13 +100,15 @@ func describe(_ error: any Error, endpoint: String) -> LauncherError {
     switch error.code {
     case .unavailable:
       return .remote(
-        "cannot reach the remote execution service (\(endpoint)): \(message); check that it is running and --endpoint/LACEWING_REMOTE_ENDPOINT")
+        "cannot reach the remote execution service (\(endpoint)): \(message); check that it is running and --endpoint/LACEWING_REMOTE_ENDPOINT"
+      )
     case .deadlineExceeded:
       return .remote(
         "remote execution timed out (\(endpoint)): \(message); raise --timeout or check the service's load")
     case .unauthenticated, .permissionDenied:
       return .remote(
-        "remote execution was refused (\(endpoint)): \(message); check --credentials-file/LACEWING_REMOTE_CREDENTIALS_FILE and the TLS options")
+        "remote execution was refused (\(endpoint)): \(message); check --credentials-file/LACEWING_REMOTE_CREDENTIALS_FILE and the TLS options"
+      )
     default:
       return .remote(
         "remote execution failed (\(endpoint)): \(error.code): \(message); check the service's logs and --instance")
@@ -121,11 +124,17 @@ func describe(_ error: any Error, endpoint: String) -> LauncherError {
 
 /// The REAPI flow: cache lookup, upload what is missing, execute, download.
 /// Returns whether the result came from the cache.
-func runRemotely(_ prepared: PreparedAction, endpoint: Endpoint, timeoutSeconds: Int) async throws -> (Bool, RemoteOutcome) {
+func runRemotely(_ prepared: PreparedAction, endpoint: Endpoint, timeoutSeconds: Int) async throws -> (
+  Bool, RemoteOutcome
+) {
   let (target, useTLS) = try endpoint.target()
-  for (file, option) in [(endpoint.caCert, "--tls-ca-cert"), (endpoint.clientCert, "--tls-client-cert"), (endpoint.clientKey, "--tls-client-key")] {
+  for (file, option) in [
+    (endpoint.caCert, "--tls-ca-cert"), (endpoint.clientCert, "--tls-client-cert"),
+    (endpoint.clientKey, "--tls-client-key"),
+  ] {
     if let file, access(file, R_OK) != 0 {
-      throw LauncherError.usage("cannot read \(option) file \(file); fix \(option) or its LACEWING_REMOTE_TLS_* variable")
+      throw LauncherError.usage(
+        "cannot read \(option) file \(file); fix \(option) or its LACEWING_REMOTE_TLS_* variable")
     }
   }
   let security: HTTP2ClientTransport.Posix.TransportSecurity
@@ -163,7 +172,9 @@ func runRemotely(_ prepared: PreparedAction, endpoint: Endpoint, timeoutSeconds:
   }
 }
 
-private func outcome(of response: ExecuteResponse, _ remote: RemoteClient, _ limits: Limits) async throws -> RemoteOutcome {
+private func outcome(of response: ExecuteResponse, _ remote: RemoteClient, _ limits: Limits) async throws
+  -> RemoteOutcome
+{
   if response.status.code != 0 {
     throw LauncherError.remote(
       "the server could not run the action: \(response.status.message) (code \(response.status.code))")

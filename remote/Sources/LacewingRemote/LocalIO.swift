@@ -33,7 +33,8 @@ func writeOutput(_ path: String, _ data: Data, executable: Bool) throws(Launcher
   let temporary = "\(path).lacewing-remote.\(getpid())"
   let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
   guard fd >= 0 else {
-    throw .usage("cannot create output \(path): \(String(cString: strerror(errno))); check the build directory's permissions")
+    throw .usage(
+      "cannot create output \(path): \(String(cString: strerror(errno))); check the build directory's permissions")
   }
   let written = data.withUnsafeBytes { writeFully(fd, $0) }
   // open() applies the umask; the mode must be exactly what the action produced.
@@ -91,7 +92,8 @@ func runLocally(_ arguments: [String]) throws(LauncherError) -> Int32 {
 
 /// One line per action, appended with a single write so parallel actions
 /// do not interleave.
-func appendLog(_ path: String, _ digest: String, _ how: String, _ outputs: [String], _ started: ContinuousClock.Instant) {
+func appendLog(_ path: String, _ digest: String, _ how: String, _ outputs: [String], _ started: ContinuousClock.Instant)
+{
   let elapsed = ContinuousClock.now - started
   let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
   let outputsText = outputs.isEmpty ? "-" : outputs.joined(separator: ",")

@@ -36,7 +36,8 @@ public struct Endpoint: Sendable {
       tls = true
       rest = url.dropFirst("grpcs://".count)
     } else {
-      throw .usage("endpoint \(url) is not grpc://HOST:PORT or grpcs://HOST:PORT; fix --endpoint or LACEWING_REMOTE_ENDPOINT")
+      throw .usage(
+        "endpoint \(url) is not grpc://HOST:PORT or grpcs://HOST:PORT; fix --endpoint or LACEWING_REMOTE_ENDPOINT")
     }
     let hostPort = rest.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
     guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]),
@@ -105,7 +106,8 @@ struct RemoteClient: Sendable {
   func capabilities() async throws -> Build_Bazel_Remote_Execution_V2_ServerCapabilities {
     var request = Build_Bazel_Remote_Execution_V2_GetCapabilitiesRequest()
     request.instanceName = endpoint.instance
-    return try await unary(Self.capabilities, "GetCapabilities", request, as: Build_Bazel_Remote_Execution_V2_ServerCapabilities.self)
+    return try await unary(
+      Self.capabilities, "GetCapabilities", request, as: Build_Bazel_Remote_Execution_V2_ServerCapabilities.self)
   }
 
   /// nil when the action cache has no entry.
@@ -143,7 +145,8 @@ struct RemoteClient: Sendable {
     let response = try await unary(
       Self.cas, "BatchUpdateBlobs", request, as: Build_Bazel_Remote_Execution_V2_BatchUpdateBlobsResponse.self)
     for one in response.responses where one.status.code != 0 {
-      throw LauncherError.remote("uploading blob \(one.digest.text) failed: \(one.status.message) (code \(one.status.code))")
+      throw LauncherError.remote(
+        "uploading blob \(one.digest.text) failed: \(one.status.message) (code \(one.status.code))")
     }
   }
 
@@ -158,7 +161,8 @@ struct RemoteClient: Sendable {
     for one in response.responses {
       if one.status.code == 5 { throw BlobMissing(digest: one.digest) }  // NOT_FOUND
       guard one.status.code == 0 else {
-        throw LauncherError.remote("downloading blob \(one.digest.text) failed: \(one.status.message) (code \(one.status.code))")
+        throw LauncherError.remote(
+          "downloading blob \(one.digest.text) failed: \(one.status.message) (code \(one.status.code))")
       }
       blobs[one.digest.hash] = one.data
     }

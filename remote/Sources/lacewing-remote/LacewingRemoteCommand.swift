@@ -94,7 +94,8 @@ struct LacewingRemoteCommand: AsyncParsableCommand {
     spec.environment = try pairs(env, "--env")
     let timeoutText = setting(timeout, "LACEWING_REMOTE_TIMEOUT") ?? "600"
     guard let seconds = Int(timeoutText), seconds > 0 else {
-      throw LauncherError(.usage, "timeout \(timeoutText) is not a positive number of seconds; fix --timeout or LACEWING_REMOTE_TIMEOUT")
+      throw LauncherError(
+        .usage, "timeout \(timeoutText) is not a positive number of seconds; fix --timeout or LACEWING_REMOTE_TIMEOUT")
     }
     spec.timeoutSeconds = seconds
 
@@ -102,7 +103,9 @@ struct LacewingRemoteCommand: AsyncParsableCommand {
     let strategyText = setting(execStrategy, "LACEWING_REMOTE_EXEC_STRATEGY") ?? "remote"
     guard let strategy = ExecStrategy(rawValue: strategyText) else {
       throw LauncherError(
-        .usage, "exec strategy \(strategyText) is unknown; use remote, remote_local_fallback or local (--exec-strategy or LACEWING_REMOTE_EXEC_STRATEGY)")
+        .usage,
+        "exec strategy \(strategyText) is unknown; use remote, remote_local_fallback or local (--exec-strategy or LACEWING_REMOTE_EXEC_STRATEGY)"
+      )
     }
     options.strategy = strategy
     if let url = setting(endpoint, "LACEWING_REMOTE_ENDPOINT") {

@@ -12,7 +12,8 @@ import Testing
 
   @Test func knownBytes() {
     // python3 -c "import hashlib; print(hashlib.sha256(b'hello\n').hexdigest())"
-    #expect(Digest(of: Data("hello\n".utf8)).text == "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03/6")
+    #expect(
+      Digest(of: Data("hello\n".utf8)).text == "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03/6")
   }
 
   /// A Directory holding one executable file `a` with "hello\n". The
@@ -25,7 +26,8 @@ import Testing
     try scratch.write("a", "hello\n", mode: 0o755)
     let spec = ActionSpec(execRoot: scratch.path, workingDirectory: scratch.path, arguments: ["./a"])
     let prepared = try spec.prepare()
-    #expect(prepared.action.inputRootDigest.text == "fccfcdba90dcdfb18dad6e8ee0279b9a4df49d51756a5fbc9b9725ae4b843b98/77")
+    #expect(
+      prepared.action.inputRootDigest.text == "fccfcdba90dcdfb18dad6e8ee0279b9a4df49d51756a5fbc9b9725ae4b843b98/77")
   }
 
   @Test func executableBitComesFromTheMode() throws {

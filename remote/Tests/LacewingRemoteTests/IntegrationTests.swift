@@ -5,7 +5,9 @@ import Testing
 /// or nil: then the tests that need a real REAPI service are skipped.
 private let engine: [String: String]? = {
   guard let path = ProcessInfo.processInfo.environment["LACEWING_REMOTE_ENGINE_ENV"], !path.isEmpty else {
-    print("lacewing-remote integration tests against a real engine are skipped: LACEWING_REMOTE_ENGINE_ENV is not set (build/remote-engine.sh start, then point it at out/remote-engine/env)")
+    print(
+      "lacewing-remote integration tests against a real engine are skipped: LACEWING_REMOTE_ENGINE_ENV is not set (build/remote-engine.sh start, then point it at out/remote-engine/env)"
+    )
     return nil
   }
   guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -60,8 +62,10 @@ private struct Checkout {
     var env = environment
     env["LACEWING_REMOTE_LOG"] = log
     return try runLauncher(
-      ["--exec-root", "../..", "--input", "../../src/data.txt", "--output", "gen/out.bin",
-       "--output", "gen/plain.txt"] + extra + ["--", "../../src/tool.sh", "gen/out.bin", "\(status)"],
+      [
+        "--exec-root", "../..", "--input", "../../src/data.txt", "--output", "gen/out.bin",
+        "--output", "gen/plain.txt",
+      ] + extra + ["--", "../../src/tool.sh", "gen/out.bin", "\(status)"],
       cwd: buildDir, environment: env)
   }
 
@@ -150,8 +154,10 @@ private struct Checkout {
     var env = engine ?? [:]
     env["LACEWING_REMOTE_LOG"] = checkout.log
     let run = try runLauncher(
-      ["--exec-root", "../..", "--input", "../../src/big.bin", "--output", "big.out", "--",
-       "../../src/copy.sh", "big.out"], cwd: checkout.buildDir, environment: env)
+      [
+        "--exec-root", "../..", "--input", "../../src/big.bin", "--output", "big.out", "--",
+        "../../src/copy.sh", "big.out",
+      ], cwd: checkout.buildDir, environment: env)
     #expect(run.status == 0, "\(run.stderr)")
     #expect(FileManager.default.contents(atPath: checkout.buildDir + "/big.out") == Data(bytes))
   }
