@@ -136,7 +136,7 @@ if [ -z "$(ls -A "$work/corpus")" ]; then
   head -c 3000 /usr/share/common-licenses/GPL-3 > "$seed/tree/data/nested/text.txt"
   printf '#!/bin/sh\n' > "$seed/tree/python/bin/cat"
   (cd "$seed/tree" && zip -q -r -9 "$seed/deflate.zip" . && zip -q -r -0 "$seed/store.zip" .)
-  printf '{"formatVersion":1,"interpreter":"python/bin/cat","modulePath":[],"entries":[{"path":"python/bin/cat","kind":"data","mode":493},{"path":"test/hello.pyz","kind":"data","mode":420}],"excluded":[]}' > "$seed/m.json"
+  printf '{"formatVersion":2,"interpreter":"python/bin/cat","modulePath":[],"entries":[{"path":"python/bin/cat","kind":"data","mode":493},{"path":"test/hello.pyz","kind":"data","mode":420}],"excluded":[]}' > "$seed/m.json"
   # The stem's own code is not what is fuzzed: a one-byte stand-in keeps seeds small.
   printf 'S' > "$seed/stem"
   for z in deflate store; do
@@ -146,7 +146,7 @@ if [ -z "$(ls -A "$work/corpus")" ]; then
   # A runtime-only bundle with a packed layer (one zstd frame, an
   # x86-filtered ELF in it): the stem's streaming unpacker is fuzzed too.
   head -c 6000 /bin/true > "$seed/tree/python/bin/elf"
-  printf '{"formatVersion":1,"interpreter":"python/bin/cat","modulePath":[],"entries":[{"path":"python/bin/cat","kind":"data","mode":493,"source":"%s"},{"path":"python/bin/elf","kind":"data","mode":420,"source":"%s"},{"path":"python/lib/text.txt","kind":"data","mode":420,"source":"%s"}],"excluded":[]}' \
+  printf '{"formatVersion":2,"interpreter":"python/bin/cat","modulePath":[],"entries":[{"path":"python/bin/cat","kind":"data","mode":493,"source":"%s"},{"path":"python/bin/elf","kind":"data","mode":420,"source":"%s"},{"path":"python/lib/text.txt","kind":"data","mode":420,"source":"%s"}],"excluded":[]}' \
     "$seed/tree/python/bin/cat" "$seed/tree/python/bin/elf" "$seed/tree/data/nested/text.txt" > "$seed/rt.json"
   "$tools/make-archive" payload --manifest "$seed/rt.json" --pack --pack-level 3 --pack-index "$seed/index.json" \
     --no-bytecode --output "$seed/runtime.zip"

@@ -18,6 +18,13 @@ public enum BundleLayout {
   public static let siteDir = LW_SITE_DIR
   public static let launcherDir = LW_LAUNCHER_DIR
   public static let runtimeLink = LW_RUNTIME_LINK
+  /// Where the stdlib's modules go with `stdlib_zip`: CPython's own name
+  /// for it (`prefix/lib/python311.zip`), which every CPython puts on its
+  /// default sys.path and 3.11's getpath takes as the prefix's landmark.
+  public static func stdlibZip(interpreter name: String) -> String {
+    "\(runtimeLibDir)/\(name.filter { $0 != "." }).zip"
+  }
+
   /// Cache entries: the prefix of a bundle's, and of a runtime layer's.
   public static let cacheKeyPrefix = "v\(LW_FORMAT_VERSION)-"
   public static let runtimeCacheKeyPrefix = cacheKeyPrefix + LW_CACHE_RUNTIME_TAG

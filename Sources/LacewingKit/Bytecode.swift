@@ -6,11 +6,13 @@ enum Bytecode {
   /// One interpreter process compiles every module; `dfile` is the path
   /// inside the bundle, so no build path is recorded in the bytecode.
   /// `sources` are (file to read, path inside the archive). Returns the
-  /// bytecode files, named for `__pycache__` or, with `legacyLayout` (what
-  /// zipimport reads), as `module.pyc` next to `module.py`; and the files
+  /// bytecode files, named for `__pycache__` or, where `legacyLayout` says
+  /// so of a path (what zipimport reads), as `module.pyc` next to
+  /// `module.py`; and the files
   /// the compiling interpreter itself imported, which are inputs too.
   static func compile(
-    _ sources: [(source: String, path: String)], with python: String, workDir: String, legacyLayout: Bool = false,
+    _ sources: [(source: String, path: String)], with python: String, workDir: String,
+    legacyLayout: (String) -> Bool = { _ in false },
     columnTables: Bool = true
   ) throws(LacewingError) -> (files: [(index: Int, path: String, data: Data, mode: Int)], compilerInputs: [String]) {
     // NUL-separated pairs: no module to import to read them.
@@ -64,7 +66,8 @@ enum Bytecode {
       let dir = FS.dirname(entry.path)
       let stem = FS.basename(entry.path).dropLast(3)
       let prefix = dir == "." ? "" : dir + "/"
-      result.append((i, legacyLayout ? "\(prefix)\(stem).pyc" : "\(prefix)__pycache__/\(stem).\(tag).pyc", data, 0o644))
+      result.append(
+        (i, legacyLayout(entry.path) ? "\(prefix)\(stem).pyc" : "\(prefix)__pycache__/\(stem).\(tag).pyc", data, 0o644))
     }
     // Only files that exist: a missing depfile input would rerun the action forever.
     let imported = lines.dropFirst().filter(FS.exists)

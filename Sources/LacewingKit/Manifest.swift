@@ -52,7 +52,7 @@ public struct BundleManifest: Codable, Equatable, Sendable {
   /// The manifest format the tools write and read: bumped when a field
   /// is added, dropped or changes meaning, so a manifest left by another
   /// collect-artifacts is refused by name rather than misread.
-  public static let currentFormatVersion = 1
+  public static let currentFormatVersion = 2
   public var formatVersion = BundleManifest.currentFormatVersion
   /// The bundle path of the interpreter and of the test, for fuse-stub.
   public var interpreter: String
@@ -61,15 +61,21 @@ public struct BundleManifest: Codable, Equatable, Sendable {
   /// The runtime interpreter's sys.path, as directories inside the bundle
   /// (its ._pth, rebased): the launchers' ._pth files name them too.
   public var modulePath: [String]
+  /// The zip the stdlib's modules go in (collect-artifacts --stdlib-zip),
+  /// a bundle path; entries under `stdlibZip/` are its members, which
+  /// make-archive compiles and writes into it.
+  public var stdlibZip: String?
   public var entries: [Entry]
   public var excluded: [Exclusion] = []
 
   public init(
-    interpreter: String, compiler: String?, modulePath: [String] = [], entries: [Entry], excluded: [Exclusion] = []
+    interpreter: String, compiler: String?, modulePath: [String] = [], stdlibZip: String? = nil, entries: [Entry],
+    excluded: [Exclusion] = []
   ) {
     self.interpreter = interpreter
     self.compiler = compiler
     self.modulePath = modulePath
+    self.stdlibZip = stdlibZip
     self.entries = entries
     self.excluded = excluded
   }

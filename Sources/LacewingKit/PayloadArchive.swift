@@ -91,9 +91,39 @@ public enum PayloadArchive {
       inputs += try compileStdlib(
         of: manifest, with: compiler, into: &files, workDir: workDir, keepSources: options.stdlibSources)
     }
+    var zipped: [PackedFile] = []
+    if let zip = manifest.stdlibZip { zipped = try zipMembers(of: zip, in: &files) }
     var result = try archive(files, options, workDir: workDir)
     result.inputs = inputs + result.inputs
+    if !result.packIndex.isEmpty && !zipped.isEmpty {
+      // The size report counts the stdlib module by module, as without the zip.
+      result.packIndex = (result.packIndex.filter { $0.path != manifest.stdlibZip } + zipped).sorted {
+        $0.path < $1.path
+      }
+    }
     return result
+  }
+
+  /// Replaces the files under `stdlibZip/` with one stored zip of them there
+  /// (deterministic: sorted, fixed dates, the modes kept). zipimport reads
+  /// stored members in place; the runtime pack compresses them, and a layer
+  /// deflated per file (pack = false) deflates the zip as one file. Returns
+  /// the members, by path through the zip, for the pack index.
+  private static func zipMembers(of stdlibZip: String, in files: inout [String: (data: Data, mode: Int)])
+    throws(LacewingError) -> [PackedFile]
+  {
+    let prefix = stdlibZip + "/"
+    let names = files.keys.filter { $0.hasPrefix(prefix) }.sorted()
+    guard !names.isEmpty else { return [] }
+    guard files[stdlibZip] == nil else {
+      throw LacewingError(.badInput, "\(stdlibZip) is both a file of the bundle and the stdlib's zip; rename the file")
+    }
+    let members = names.map {
+      ZipMerge.StoredFile(path: String($0.dropFirst(prefix.count)), data: files[$0]!.data, mode: files[$0]!.mode)
+    }
+    files[stdlibZip] = (try ZipMerge.archive(inOrder: members), 0o644)
+    for name in names { files[name] = nil }
+    return zip(names, members).map { PackedFile(path: $0, size: $1.size) }
   }
 
   /// What lands at `entry.path`: a member of a wheel (opened once, in
@@ -172,8 +202,12 @@ public enum PayloadArchive {
         modules.append((generated, e.path))
       }
     }
+    // zipimport reads `module.pyc` next to `module.py`, never __pycache__.
+    let zipped = manifest.stdlibZip.map { $0 + "/" }
     let compiled = try Bytecode.compile(
-      modules, with: compiler, workDir: workDir, legacyLayout: !keepSources, columnTables: keepSources)
+      modules, with: compiler, workDir: workDir,
+      legacyLayout: { path in !keepSources || zipped.map { path.hasPrefix($0) } ?? false },
+      columnTables: keepSources)
     for c in compiled.files {
       files[c.path] = (c.data, c.mode)
       if !keepSources { files[modules[c.index].path] = nil }

@@ -58,6 +58,14 @@ struct PythonRuntime {
   ///   for the runtime, shared) cache entry. Outside the bundle a child
   ///   writes none either, unlike under python3: the price of entries that
   ///   never change.
+  /// - CPython's zipimporter unmarshals each module it imports twice: once
+  ///   to name its file (`get_filename`, which `find_spec` calls) and again
+  ///   to run it (`get_code`), CPython issue gh-141276. With the stdlib in a
+  ///   zip that was 8% of a start importing two dozen modules; the code
+  ///   object made for the name is kept for the run. Both methods return
+  ///   what CPython's return, from the same `_get_module_code`, and raise
+  ///   what they raise. 3.9's zipimporter has no `exec_module` and is left
+  ///   alone.
   /// make-archive compiles this file like the stdlib, so no start pays for
   /// compiling it.
   static let siteCustomize = """
@@ -117,8 +125,32 @@ struct PythonRuntime {
             i += 1
         sys.path.insert(0, "")
 
+    def _lacewing_zipimport():
+        import zipimport
+        cls = zipimport.zipimporter
+        module_code = getattr(zipimport, "_get_module_code", None)
+        if module_code is None or not hasattr(cls, "exec_module"):
+            return
+        made = {}
+        cpython_get_code = cls.get_code
+
+        def get_filename(self, fullname):
+            code, _, path = module_code(self, fullname)
+            made[self.archive, self.prefix, fullname] = code
+            return path
+
+        def get_code(self, fullname):
+            code = made.pop((self.archive, self.prefix, fullname), None)
+            return cpython_get_code(self, fullname) if code is None else code
+
+        for f in get_filename, get_code:
+            f.__doc__ = getattr(cls, f.__name__).__doc__
+            f.__qualname__ = "zipimporter." + f.__name__
+            setattr(cls, f.__name__, f)
+
     _lacewing()
-    del _lacewing
+    _lacewing_zipimport()
+    del _lacewing, _lacewing_zipimport
 
     """
 }

@@ -68,7 +68,7 @@ public enum PyzArchive {
       // Package data (pkg/data.json) rides along as it is; only modules compile.
       let modules = sources.filter { $0.dest.hasSuffix(".py") }
       let compiled = try Bytecode.compile(
-        modules.map { ($0.source, $0.dest) }, with: compiler, workDir: workDir, legacyLayout: true)
+        modules.map { ($0.source, $0.dest) }, with: compiler, workDir: workDir, legacyLayout: { _ in true })
       files += compiled.files.map { ($0.path, $0.data) }
       inputs += compiled.compilerInputs
     }

@@ -77,6 +77,9 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
   @Option(help: "Where to write a readable list of what was left out and why.")
   var exclusionReport: String?
 
+  @Flag(help: "Put the stdlib's modules in one zip, lib/python3XY.zip, first on sys.path (layers all and runtime).")
+  var stdlibZip = false
+
   @OptionGroup var output: OutputOptions<Self>
 
   func validate() throws {
@@ -109,6 +112,7 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
     options.moduleExclude = excludeModules
     options.defaultExcludes = !noDefaultExcludes
     options.exclusionReport = exclusionReport
+    options.stdlibZip = stdlibZip
     return options
   }
 }

@@ -157,5 +157,50 @@ extension E2E {
       #expect(path.filter { $0 == path.first }.count == 1, "\(path)")
       #expect(path.allSatisfy { $0.hasPrefix(root) }, "\(path)")
     }
+
+    /// The stdlib's modules come from `python311.zip` (stdlib_zip, the
+    /// default) and behave as files do where programs look: each module
+    /// is unmarshalled once (CPython's zipimporter does it twice, once for
+    /// the file name, gh-141276: the runtime keeps the first), resources
+    /// and pkgutil see the zipped packages, tracebacks name the file, and
+    /// what code finds through `__file__` (venv's scripts) is still a file.
+    @Test func theStdlibImportsFromItsZipAsFromFiles() throws {
+      let root = try PythonlessRoot(bundles: ["lacewing_python": build.out + "/lacewing_python"])
+      defer { root.remove() }
+      let code = """
+        import json, os, sys
+        unmarshalled = []
+        sys.addaudithook(lambda event, args: event == "marshal.loads" and unmarshalled.append(1))
+        import colorsys
+        colorsys_unmarshalled = len(unmarshalled)
+        import email, importlib.resources, pkgutil, traceback, venv
+        try:
+            json.loads("{")
+        except ValueError as e:
+            frames = [f.filename for f in traceback.extract_tb(e.__traceback__)]
+        print(json.dumps({
+            "unmarshalled": colorsys_unmarshalled,
+            "json": json.__file__.split("/python/", 1)[-1],
+            "zip first": [p for p in sys.path if "/python/lib/" in p][0].endswith("/python311.zip"),
+            "files": [os.path.isfile(m.__file__) for m in (email, venv, colorsys)],
+            "venv scripts": os.path.isdir(os.path.join(os.path.dirname(venv.__file__), "scripts")),
+            "resources": sorted(p.name for p in importlib.resources.files("json").iterdir())[:2],
+            "pkgutil": {"colorsys", "json", "email", "_ssl"} <= {m.name for m in pkgutil.iter_modules()},
+            "traceback": frames[-1],
+        }, sort_keys=True))
+        """
+      for mode in ["cache", "temp"] {
+        let env = ["LACEWING_CACHE_DIR": "/cache", "LACEWING_EXTRACT": mode, "TMPDIR": "/tmp"]
+        let r = try root.run("lacewing_python", ["-c", code], env: env)
+        #expect(r.status == 0, "\(mode): \(r.output)")
+        let expected = """
+          {"files": [true, true, false], "json": "lib/python311.zip/json/__init__.pyc", "pkgutil": true, \
+          "resources": ["__init__.pyc", "decoder.pyc"], "traceback": "python/lib/python311.zip/json/decoder.py", \
+          "unmarshalled": 1, "venv scripts": true, "zip first": true}
+
+          """
+        #expect(r.stdout == expected, "\(mode): \(r.output)")
+      }
+    }
   }
 }

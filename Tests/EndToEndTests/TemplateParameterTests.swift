@@ -85,6 +85,10 @@ extension E2E {
       let entries = try list("parameter_probe_bundle")
       #expect(
         entries["python/bin/python3.11"] != nil && entries["python.pack"] == nil, "\(entries.keys.sorted().prefix(20))")
+      // stdlib_zip = false: a file per module, no python311.zip.
+      #expect(
+        entries["python/lib/python3.11/json/decoder.py"] != nil && entries["python/lib/python311.zip"] == nil,
+        "\(entries.keys.sorted().prefix(20))")
       let ext = entries["ext/fidl_codec.so"]
       #expect(ext != nil && ext?[0] == ext?[1], "stored: \(String(describing: ext))")
       let library = "lib/libfuchsia_controller_internal.so"

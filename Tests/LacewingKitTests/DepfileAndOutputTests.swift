@@ -120,7 +120,7 @@ import Testing
             "reason" : "stdlib exclusion 'idlelib'"
           }
         ],
-        "formatVersion" : 1,
+        "formatVersion" : 2,
         "interpreter" : "python/bin/python3.11",
         "modulePath" : [
           "python/lib/python3.11"

@@ -7,8 +7,8 @@ import Testing
   /// A manifest of another format is refused by name, saying what to do,
   /// before its fields are read (they need not decode as this format's).
   @Test(arguments: [
-    (#"{"formatVersion": 2, "interpreter": 7}"#, "of format 2, not 1"),
-    (#"{"interpreter": "python/bin/python3.11", "entries": []}"#, "of format none, not 1"),
+    (#"{"formatVersion": 1, "interpreter": 7}"#, "of format 1, not 2"),
+    (#"{"interpreter": "python/bin/python3.11", "entries": []}"#, "of format none, not 2"),
   ])
   func anotherFormatIsRefused(json: String, says: String) throws {
     let dir = try makeTemporaryDirectory("manifest-version")

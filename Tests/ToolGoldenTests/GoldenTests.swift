@@ -58,7 +58,7 @@ import Testing
     let dir = try makeTemporaryDirectory("golden")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try writeText(
-      #"{"formatVersion":1,"interpreter":"python/bin/python3.11","modulePath":[],"#
+      #"{"formatVersion":2,"interpreter":"python/bin/python3.11","modulePath":[],"#
         + #""entries":[{"path":"python/bin/python3.11","kind":"interpreter","mode":493}],"excluded":[]}"#,
       to: dir + "/m.json")
     try writeText("", to: dir + "/p.zip")
