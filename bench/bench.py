@@ -213,6 +213,11 @@ def main():
             f.write(original)
         subprocess.run(["ninja", "-C", out], check=True, stdout=subprocess.DEVNULL)
 
+    # The other side of stdlib_zip: the probe on a runtime whose stdlib is
+    # a file per module (not part of //:default, not in the build times).
+    subprocess.run(["ninja", "-C", out, "testdata/stem_probe:stem_probe_stdlib_files"], check=True,
+                   stdout=subprocess.DEVNULL)
+
     def clear_all():
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -226,7 +231,9 @@ def main():
     # stem_probe with no argument imports a handful of modules and exits;
     # `imports` is what a typical test does first (stem_probe.py).
     cases = {"rtc_test": ("rtc_test", []), "stem_probe": ("stem_probe", []),
-             "stem_probe imports": ("stem_probe", ["imports"])}
+             "stem_probe imports": ("stem_probe", ["imports"]),
+             "stem_probe, stdlib as files": ("stem_probe_stdlib_files", []),
+             "stem_probe imports, stdlib as files": ("stem_probe_stdlib_files", ["imports"])}
     for case, (test, args) in cases.items():
         bundle = os.path.join(out, test)
         pyz = os.path.join(out, test + ".pyz")
@@ -247,7 +254,8 @@ def main():
         # PyInstaller's start-up is timed on the probe, rtc_test's size and
         # build times on rtc_test.
         probe = build_pyinstaller(tool, out, work, "stem_probe")
-        for case in ["stem_probe", "stem_probe imports"]:
+        for case in ["stem_probe", "stem_probe imports", "stem_probe, stdlib as files",
+                     "stem_probe imports, stdlib as files"]:
             variants[case]["PyInstaller onefile"] = ([probe[0]] + cases[case][1], dict(base), None)
 
     rows = []
