@@ -15,8 +15,8 @@ public enum PayloadArchive {
     public var compressionLevel = 9
     /// Pack a runtime layer into one zstd frame (lacewing_format.h).
     public var pack = false
-    /// With `pack`: the zstd level, 1-22.
-    public var packLevel = 19
+    /// With `pack`: the zstd level, 1-22, or `Zstd.packLevel`.
+    public var packLevel = Zstd.packLevel
     /// With `pack`: where to write what the pack holds, for size reports.
     public var packIndex: String?
     public var compileBytecode = true
