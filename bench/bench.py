@@ -224,7 +224,9 @@ def main():
 
     # The other side of stdlib_zip: the probe on a runtime whose stdlib is
     # a file per module (not part of //:default, not in the build times).
-    subprocess.run(["ninja", "-C", out, "testdata/stem_probe:stem_probe_stdlib_files"], check=True,
+    # And the opt-in trimmed runtimes (python_runtime's trim_to_imports_of),
+    # for the small-app size case.
+    subprocess.run(["ninja", "-C", out, "testdata/stem_probe:stem_probe_stdlib_files", "trimmed_cases"], check=True,
                    stdout=subprocess.DEVNULL)
 
     def clear_all():
@@ -315,6 +317,12 @@ def main():
             size("stem_probe") / os.path.getsize(probe[0]), None)
         ratios["a small app's bundle / PyInstaller of a 2-import script (the case we lose; no target)"] = (
             size("stem_probe") / hello, None)
+        # The same two cases on runtimes trimmed to what each app imports.
+        sizes["hello_trimmed (the 2-import script, trim_to_imports_of)"] = size("hello_trimmed")
+        sizes["stem_probe_trimmed (trim_to_imports_of)"] = size("stem_probe_trimmed")
+        ratios["hello_trimmed / PyInstaller of the 2-import script (no target)"] = (size("hello_trimmed") / hello, None)
+        ratios["stem_probe_trimmed / PyInstaller stem_probe (no target)"] = (
+            size("stem_probe_trimmed") / os.path.getsize(probe[0]), None)
 
     print(f"\nlacewing bench, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {opts.iterations} paired iterations,"
           f" extracting in {os.path.dirname(work)}")

@@ -52,6 +52,14 @@ public struct Collector {
     /// Ship the stdlib's modules in one zip, `lib/python3XY.zip`, first on
     /// sys.path as in CPython's own default path (see `zipStdlib`).
     public var stdlibZip = false
+    /// Python files (a test's sources) whose imports, followed through the
+    /// stdlib, are all of the stdlib a runtime layer ships; empty: all of it.
+    public var trimToImportsOf: [String] = []
+    /// With `trimToImportsOf`: more stdlib modules to ship, with what they
+    /// import (those imported by name at run time).
+    public var keepModules: [String] = []
+    /// Scratch space for the import graph, removed afterwards.
+    public var workDir: String?
 
     public init(layer: Layer = .all, python: String? = nil) {
       self.layer = layer
@@ -126,6 +134,8 @@ public struct Collector {
   private var inputs: [String] = []
   private var bundledLibraries: [String: String] = [:]  // name -> source
   private var pending: [(source: String, elf: ELFFile)] = []
+  /// With `trimToImportsOf`: the stdlib and lib-dynload files to keep.
+  private var imported: Set<String>?
   /// Where libraries are searched: a runtime layer puts the interpreter's
   /// own `prefix/lib` first (libpython3.X.so of a shared build lives there),
   /// then `options.libDirs`.
@@ -138,6 +148,8 @@ public struct Collector {
 
   /// Collects and writes the manifest, the exclusion report and the depfile.
   public static func run(_ options: Options, output: ActionOutput) throws(LacewingError) {
+    var options = options
+    options.workDir = options.workDir ?? output.path + ".work"
     let result = try collect(options)
     try output.write(result.manifest.encoded())
     if let report = options.exclusionReport {
@@ -191,6 +203,9 @@ public struct Collector {
         .init(path: bin + "._pth", kind: .config, content: PythonRuntime.pthFile(bin: bin, modulePath: modulePath)))
       entries.append(.init(path: stdlib + "/sitecustomize.py", kind: .config, content: PythonRuntime.siteCustomize))
       try walkStdlib(runtime.stdlib, relative: "", into: stdlib)
+      if !options.trimToImportsOf.isEmpty || !options.keepModules.isEmpty {
+        try trimStdlib(runtime, into: stdlib)
+      }
       if let zip { zipStdlib(stdlib, into: zip) }
       try addDynload(runtime.stdlib + "/" + BundleLayout.dynloadDir, into: dynload, libDir: lib)
       try resolveLibraries(into: lib)
@@ -299,6 +314,44 @@ public struct Collector {
     }
   }
 
+  static let notImported =
+    "not imported by trim_to_imports_of's files; name it in keep_modules if it is imported by name"
+
+  /// Leaves out every stdlib module that neither `trimToImportsOf`'s files
+  /// nor `keepModules` import (ImportGraph), each named in the exclusion
+  /// report; a package's other files stay when one of its modules does,
+  /// and so do the stdlib's own top-level files (its LICENSE). lib-dynload
+  /// is trimmed as it is walked (`imported`), and the libraries follow.
+  private mutating func trimStdlib(_ runtime: PythonRuntime, into dest: String) throws(LacewingError) {
+    for script in options.trimToImportsOf where !FS.exists(script) {
+      throw .unreadable(script, "no such file, named in trim_to_imports_of")
+    }
+    let files = try ImportGraph.closure(
+      python: runtime.executable, stdlib: runtime.stdlib, dynload: runtime.stdlib + "/" + BundleLayout.dynloadDir,
+      scripts: options.trimToImportsOf, modules: options.keepModules,
+      workDir: options.workDir ?? "/tmp/lacewing-import-graph-\(ProcessInfo.processInfo.processIdentifier)")
+    inputs += options.trimToImportsOf + files
+    imported = Set(files)
+    let prefix = dest + "/"
+    var keptPackages = Set<Substring>()
+    for e in entries where e.kind == .stdlib && imported!.contains(e.source ?? "") {
+      let rel = e.path.dropFirst(prefix.count)
+      if let slash = rel.firstIndex(of: "/") { keptPackages.insert(rel[..<slash]) }
+    }
+    entries.removeAll { e in
+      guard e.kind == .stdlib, e.path.hasPrefix(prefix), let source = e.source else { return false }
+      let rel = e.path.dropFirst(prefix.count)
+      let kept: Bool
+      if source.hasSuffix(".py") {
+        kept = imported!.contains(source)
+      } else {
+        kept = rel.firstIndex(of: "/").map { keptPackages.contains(rel[..<$0]) } ?? true
+      }
+      if !kept { excluded.append(.init(path: e.path, reason: Collector.notImported)) }
+      return !kept
+    }
+  }
+
   /// Moves the stdlib's modules into `zip` (their paths become
   /// `zip/<path in the stdlib>`; make-archive writes the zip). On an ext4
   /// disk each new file costs a cold start a fraction of a millisecond, and
@@ -334,6 +387,10 @@ public struct Collector {
       let module = String(name.prefix { $0 != "." })
       if let pattern = moduleExclude.first(where: { FS.matches($0, module) }) {
         excluded.append(.init(path: "\(dest)/\(name)", reason: "module exclusion '\(pattern)'"))
+        continue
+      }
+      if let imported, !imported.contains(dir + "/" + name) {
+        excluded.append(.init(path: "\(dest)/\(name)", reason: Collector.notImported))
         continue
       }
       try addELF(source: dir + "/" + name, path: "\(dest)/\(name)", kind: .dynload, libDir: libDir)

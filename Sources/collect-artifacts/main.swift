@@ -80,6 +80,16 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
   @Flag(help: "Put the stdlib's modules in one zip, lib/python3XY.zip, first on sys.path (layers all and runtime).")
   var stdlibZip = false
 
+  @Option(
+    name: .customLong("trim-to-imports-of"),
+    help: "A Python file whose imports, followed through the stdlib, are all of the stdlib to bundle; repeatable.")
+  var trimToImportsOf: [String] = []
+
+  @Option(
+    name: .customLong("keep-module"),
+    help: "With --trim-to-imports-of: a stdlib module imported by name at run time, to bundle too; repeatable.")
+  var keepModules: [String] = []
+
   @OptionGroup var output: OutputOptions<Self>
 
   func validate() throws {
@@ -113,6 +123,8 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
     options.defaultExcludes = !noDefaultExcludes
     options.exclusionReport = exclusionReport
     options.stdlibZip = stdlibZip
+    options.trimToImportsOf = trimToImportsOf
+    options.keepModules = keepModules
     return options
   }
 }
