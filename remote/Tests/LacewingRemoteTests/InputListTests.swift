@@ -65,7 +65,7 @@ import Testing
     try scratch.write("d/sub/f", "f")
     try scratch.write(
       "m.manifest.json",
-      #"{"formatVersion": 1, "interpreter": "python/bin/python3.11", "modulePath": [], "excluded": [], "entries": ["#
+      #"{"formatVersion": 2, "interpreter": "python/bin/python3.11", "modulePath": [], "excluded": [], "entries": ["#
         + #"{"path": "a", "kind": "site", "mode": 420, "source": "w/x.whl", "member": "a"}, "#
         + #"{"path": "b", "kind": "site", "mode": 420, "source": "w/x.whl", "member": "b"}, "#
         + #"{"path": "c", "kind": "config", "mode": 420, "content": "c"}]}"#)
