@@ -8,8 +8,8 @@ enum Bytecode {
   /// `sources` are (file to read, path inside the archive). Returns the
   /// bytecode files, named for `__pycache__` or, where `legacyLayout` says
   /// so of a path (what zipimport reads), as `module.pyc` next to
-  /// `module.py`; and the files
-  /// the compiling interpreter itself imported, which are inputs too.
+  /// `module.py`; and the files the compiling interpreter itself imported,
+  /// which are inputs too.
   static func compile(
     _ sources: [(source: String, path: String)], with python: String, workDir: String,
     legacyLayout: (String) -> Bool = { _ in false },
