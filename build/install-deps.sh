@@ -19,6 +19,8 @@ packages=(
   gcc g++ binutils
   util-linux       # unshare, for the Python-less chroot in the tests
   strace           # the tests audit what each action reads
+  debootstrap      # the Debian 11 sysroot and the Debian 11/12/13 test roots
+  curl             # the portable CPython's source, from Debian's pool
 )
 
 missing=()
