@@ -183,6 +183,8 @@ def main():
                     help="also the build cost of each additional bundle on a built runtime, for N one-file tests "
                          "(default 1,10,40)")
     ap.add_argument("--only-per-bundle", action="store_true", help="run only the per-bundle build cost")
+    ap.add_argument("--portable", action="store_true",
+                    help="also the bundles of the portable runtime (build/portable-python.sh, Debian 11 sysroot)")
     opts = ap.parse_args()
     if opts.per_bundle or opts.only_per_bundle:
         per_bundle_cost([int(n) for n in (opts.per_bundle or ",".join(map(str, PER_BUNDLE_COUNTS))).split(",")])
@@ -238,8 +240,24 @@ def main():
     subprocess.run(["ninja", "-C", out, "testdata/stem_probe:stem_probe_stdlib_files", "trimmed_cases"], check=True,
                    stdout=subprocess.DEVNULL)
 
+    # The same tests on the portable runtime: CPython built in the Debian 11
+    # sysroot (no PGO), its libraries (OpenSSL 1.1, ...) the sysroot's.
+    portable_out = out + "-portable"
+    portable_cache = os.path.join(work, "portable-cache")
+    if opts.portable:
+        made = lambda script: subprocess.run([script], check=True, stdout=subprocess.PIPE,
+                                             text=True).stdout.splitlines()[-1]
+        sysroot, python = made("build/sysroot.sh"), made("build/portable-python.sh")
+        shutil.rmtree(portable_out, ignore_errors=True)
+        subprocess.run(["gn", "gen", portable_out, f'--args=lacewing_python="{python}" lacewing_sysroot="{sysroot}"'],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["ninja", "-C", portable_out, "rtc_test", "stem_probe"], check=True, stdout=subprocess.DEVNULL)
+
     def clear_all():
         shutil.rmtree(cache, ignore_errors=True)
+
+    def clear_portable():
+        shutil.rmtree(portable_cache, ignore_errors=True)
 
     def clear_tests():
         # A new test on a machine that already ran another on this runtime.
@@ -265,6 +283,11 @@ def main():
             "cold": ([bundle] + args, dict(base, LACEWING_CACHE_DIR=cache), clear_all),
             "temp": ([bundle] + args, dict(base, LACEWING_EXTRACT="temp"), None),
         }
+        if opts.portable and test in ("rtc_test", "stem_probe"):
+            portable = [os.path.join(portable_out, test)] + args
+            variants[case]["warm, portable runtime"] = (portable, dict(base, LACEWING_CACHE_DIR=portable_cache), None)
+            variants[case]["cold, portable runtime"] = (
+                portable, dict(base, LACEWING_CACHE_DIR=portable_cache), clear_portable)
     tool = pyinstaller_venv(work) if opts.pyinstaller else None
     pyinstaller = build_pyinstaller(tool, out, work, "rtc_test") if tool else None
     if tool:
@@ -279,6 +302,7 @@ def main():
             variants[case]["PyInstaller onefile"] = ([probe[0]] + cases[case][1], dict(base), None)
 
     rows = []
+    portable_rows = []
     for test, vs in variants.items():
         # One warm-up each, then paired iterations.
         subprocess.run(vs["warm"][0], env=vs["warm"][1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -288,6 +312,10 @@ def main():
                 if clear:
                     clear()
                 times[name].append(timed(cmd, env))
+        for mode in ("warm", "cold"):
+            if f"{mode}, portable runtime" in times:
+                portable_rows.append((test, mode, statistics.median(
+                    [s / h for s, h in zip(times[f"{mode}, portable runtime"], times[mode])])))
         for name, samples in times.items():
             ratios = [s / p for s, p in zip(samples, times["pyz"])]
             # PyInstaller onefile extracts on every start: its one mode
@@ -304,6 +332,9 @@ def main():
         "lacewing_python (runtime-only bundle)": size("lacewing_python"),
         "stem": os.path.getsize(os.path.join(os.environ.get("LACEWING_TOOLS_DIR", ".build/release"), "lacewing-stem")),
     }
+    if opts.portable:
+        for test in ("rtc_test", "stem_probe"):
+            sizes[f"{test} bundle, portable runtime"] = os.path.getsize(os.path.join(portable_out, test))
     # Ten tests shipped as one runtime bundle and ten .pyz (rtc_test's ten times).
     ten_ours = size("lacewing_python") + 10 * size("rtc_test.pyz")
     sizes["10 tests: runtime bundle + 10 pyz"] = ten_ours
@@ -314,6 +345,9 @@ def main():
         sizes["10 tests: 10 PyInstaller onefiles"] = 10 * pi
         ratios = {"rtc_test bundle / PyInstaller": (size("rtc_test") / pi, 0.9),
                   "10 tests / 10 PyInstaller": (ten_ours / (10 * pi), 0.15)}
+        if opts.portable:
+            ratios["rtc_test bundle, portable runtime / PyInstaller (no target)"] = (
+                sizes["rtc_test bundle, portable runtime"] / pi, None)
         # The case we lose, shown, not held to a target: an app importing two
         # modules, which PyInstaller's import graph trims to just those,
         # while every bundle of ours carries the whole stdlib (stem_probe's
@@ -341,6 +375,13 @@ def main():
     print("\n| file | bytes |\n|---|---|")
     for name, n in sizes.items():
         print(f"| {name} | {n:,} |")
+    if opts.portable:
+        for test in ("rtc_test", "stem_probe"):
+            ratios[f"{test} bundle: portable runtime / this machine's (no target)"] = (
+                sizes[f"{test} bundle, portable runtime"] / size(test), None)
+        print("\n| start-up, paired | portable runtime / this machine's runtime |\n|---|---|")
+        for test, mode, ratio in portable_rows:
+            print(f"| {test}, {mode} | {ratio:.2f}x |")
     if ratios:
         print("\n| size ratio | measured | target |\n|---|---|---|")
         for name, (ratio, target) in ratios.items():
