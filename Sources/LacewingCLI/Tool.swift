@@ -56,9 +56,10 @@ public struct BundleParts: ParsableArguments {
   public init() {}
 }
 
-/// --wheel-list and --wheel-lock: a test's third-party wheels and their
-/// pins, for the tools that read wheels (make-archive pyz takes the pure
-/// ones, collect-artifacts the native ones).
+/// --wheel-list, --wheel-lock and --max-glibc: a test's third-party wheels,
+/// their pins and the glibc floor their tags must fit, for the tools that
+/// read wheels (make-archive pyz takes the pure ones, collect-artifacts the
+/// native ones).
 public struct WheelOptions: ParsableArguments {
   @Option(
     name: .customLong("wheel-list"),
@@ -75,6 +76,14 @@ public struct WheelOptions: ParsableArguments {
       --wheel-list names any wheel.
       """)
   public var lock: String?
+
+  @Option(
+    name: .customLong("max-glibc"),
+    help: """
+      The oldest glibc the bundle runs on, e.g. 2.31: a wheel whose every platform tag needs a newer one \
+      (manylinux_2_34_x86_64) is refused.
+      """)
+  public var maxGlibc: String?
 
   public init() {}
 }

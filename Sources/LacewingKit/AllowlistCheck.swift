@@ -107,6 +107,8 @@ public struct AllowlistCheck {
     public var elfCount: Int
     public var problems: [Problem]
     public var maxGlibc: (version: GlibcVersion, elf: String)?
+    /// The floor every ELF was held to (--max-glibc), if any.
+    public var glibcFloor: GlibcVersion?
     /// GLIBCXX_ and CXXABI_ maxima, reported when the host's libstdc++ is used.
     public var maxCxx: [(version: SymbolVersion, elf: String)] = []
     /// "elf: library => bundle path | allowlisted", one per DT_NEEDED.
@@ -117,6 +119,7 @@ public struct AllowlistCheck {
     public var summary: String {
       var s = "checked \(elfCount) ELF files, all DT_NEEDED resolved in the bundle or allowlisted\n"
       if let g = maxGlibc { s += "highest symbol version: \(g.version) (needed by \(g.elf))\n" }
+      s += "glibc floor: \(glibcFloor.map(\.description) ?? "none")\n"
       for c in maxCxx { s += "highest symbol version: \(c.version) (needed by \(c.elf))\n" }
       return s + resolutions.map { $0 + "\n" }.joined()
     }
@@ -244,8 +247,9 @@ public struct AllowlistCheck {
     report.problems = problems
     let dlopens = checkUnwinder(subject.elfs, resolved: resolved, allowlist: allowlist)
     report.resolutions += dlopens.lines
-    try failOnProblems(problems, dlopens: dlopens.problems, options: options)
-    try checkVersions(&report, of: subject.elfs, hostCxx: allowlist.contains("libstdc++.so.6"), options: options)
+    let aboveFloor = try glibcAboveFloor(&report, of: subject.elfs, options: options)
+    try failOnProblems(problems, dlopens: dlopens.problems, aboveFloor: aboveFloor, options: options)
+    try checkCxxVersions(&report, of: subject.elfs, hostCxx: allowlist.contains("libstdc++.so.6"), options: options)
     return report
   }
 
@@ -382,10 +386,22 @@ public struct AllowlistCheck {
     return (resolved, someChains)
   }
 
-  /// Every unresolved library in one error, with the fix.
-  private static func failOnProblems(_ problems: [Problem], dlopens: [String], options: Options) throws(LacewingError) {
+  /// Every unresolved library and every ELF above the glibc floor in one
+  /// error, with the fixes.
+  private static func failOnProblems(
+    _ problems: [Problem], dlopens: [String], aboveFloor: [(version: GlibcVersion, elf: String)], options: Options
+  ) throws(LacewingError) {
+    let floorLines = floorMessage(aboveFloor, floor: options.maxGlibc ?? "")
+    if problems.isEmpty && dlopens.isEmpty && !floorLines.isEmpty {
+      throw LacewingError(
+        .hermeticity,
+        "\(options.label): \(floorLines[0])" + floorLines.dropFirst().map { "\n  " + $0 }.joined() + "\n" + floorFix)
+    }
     if problems.isEmpty && !dlopens.isEmpty {
-      throw LacewingError(.hermeticity, "\(options.label): " + dlopens.joined(separator: "\n"))
+      throw LacewingError(
+        .hermeticity,
+        "\(options.label): " + (dlopens + floorLines).joined(separator: "\n")
+          + (floorLines.isEmpty ? "" : "\n" + floorFix))
     }
     guard !problems.isEmpty else { return }
     var message = "\(options.label): \(problems.count) shared-library problem(s) in this bundle:\n"
@@ -396,17 +412,58 @@ public struct AllowlistCheck {
       \(options.allowlistFile) with a comment saying why every host has it, or drop what needs it \
       (exclude_modules for a stdlib module, c_extensions for an extension).
       """
+    if !floorLines.isEmpty {
+      message += "\nand above the glibc floor:\n" + floorLines.map { "  " + $0 + "\n" }.joined() + floorFix
+    }
     throw LacewingError(.hermeticity, message)
   }
 
-  /// Records the highest glibc (and, when the host provides libstdc++, its)
-  /// symbol versions any ELF needs, and holds them to the floors.
-  private static func checkVersions(
+  /// Records the highest glibc symbol version any ELF needs and the floor,
+  /// and returns every ELF that needs more than the floor with the highest
+  /// version it needs, the highest first.
+  private static func glibcAboveFloor(
+    _ report: inout Report, of elfs: [(path: String, elf: ELFFile)], options: Options
+  ) throws(LacewingError) -> [(version: GlibcVersion, elf: String)] {
+    var needs: [(version: GlibcVersion, elf: String)] = []
+    for (path, elf) in elfs {
+      guard let v = elf.maxGlibcVersion else { continue }
+      if report.maxGlibc.map({ $0.version < v }) ?? true { report.maxGlibc = (v, path) }
+      needs.append((v, path))
+    }
+    guard let floor = options.maxGlibc else { return [] }
+    let limit = try GlibcVersion(floor: floor, family: "GLIBC_", option: "--max-glibc")
+    report.glibcFloor = limit
+    return needs.filter { limit < $0.version }.sorted {
+      $0.version != $1.version ? $1.version < $0.version : $0.elf < $1.elf
+    }
+  }
+
+  /// The ELFs above the glibc floor, as the lines of an error: the first
+  /// names the highest, the floor and what the floor means.
+  static func floorMessage(_ aboveFloor: [(version: GlibcVersion, elf: String)], floor: String) -> [String] {
+    guard let first = aboveFloor.first else { return [] }
+    let shown = 20
+    var lines = [
+      "\(first.elf) needs \(first.version), above the glibc floor GLIBC_\(floor) (the oldest glibc the bundle "
+        + "must run on)"
+    ]
+    lines += aboveFloor.dropFirst().prefix(shown).map { "\($0.elf) needs \($0.version)" }
+    if aboveFloor.count > shown + 1 { lines.append("and \(aboveFloor.count - shown - 1) more ELF files above it") }
+    return lines
+  }
+
+  static let floorFix =
+    "fix: build what needs more against that glibc (lacewing_sysroot: C extensions and GN libraries; the runtime: a "
+    + "CPython built in that sysroot; wheels: ones tagged for that glibc or older), or raise lacewing_max_glibc "
+    + "(a bundle's or runtime's max_glibc)"
+
+  /// When the host provides libstdc++, records the highest GLIBCXX_ and
+  /// CXXABI_ versions any ELF needs of it, and holds them to the floor.
+  private static func checkCxxVersions(
     _ report: inout Report, of elfs: [(path: String, elf: ELFFile)], hostCxx: Bool, options: Options
   ) throws(LacewingError) {
     var maxCxx: [String: (version: SymbolVersion, elf: String)] = [:]
     for (path, elf) in elfs {
-      if let v = elf.maxGlibcVersion, report.maxGlibc.map({ $0.version < v }) ?? true { report.maxGlibc = (v, path) }
       // libstdc++'s versions matter only when the host provides it.
       guard hostCxx && elf.needed.contains("libstdc++.so.6") else { continue }
       for family in ["GLIBCXX_", "CXXABI_"] {
@@ -414,17 +471,9 @@ public struct AllowlistCheck {
       }
     }
     report.maxCxx = maxCxx.keys.sorted().map { maxCxx[$0]! }
-    if let floor = options.maxGlibc, let limit = GlibcVersion(symbolVersion: "GLIBC_" + floor), let g = report.maxGlibc,
-      limit < g.version
-    {
-      throw LacewingError(
-        .hermeticity,
-        "\(options.label): \(g.elf) needs \(g.version), above the glibc floor GLIBC_\(floor); build the runtime "
-          + "against an older glibc or raise lacewing_max_glibc")
-    }
-    if let floor = options.maxGlibcxx, let limit = SymbolVersion("GLIBCXX_" + floor, family: "GLIBCXX_"),
-      let g = report.maxCxx.first(where: { $0.version.family == "GLIBCXX_" }), limit < g.version
-    {
+    guard let floor = options.maxGlibcxx else { return }
+    let limit = try SymbolVersion(floor: floor, family: "GLIBCXX_", option: "--max-glibcxx")
+    if let g = report.maxCxx.first(where: { $0.version.family == "GLIBCXX_" }), limit < g.version {
       throw LacewingError(
         .hermeticity,
         "\(options.label): \(g.elf) needs \(g.version) from the host's libstdc++, above the floor GLIBCXX_\(floor); "

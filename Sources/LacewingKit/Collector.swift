@@ -22,6 +22,8 @@ public struct Collector {
     public var wheelLists: [String] = []
     /// The requirements lock every wheel must match (sha256), if any.
     public var wheelLock: String?
+    /// The glibc floor wheels' platform tags must fit, e.g. "2.31"; nil: none.
+    public var maxGlibc: String?
     /// Files listing tests of a multi-test bundle (JSON, GN metadata), for
     /// their data (fuse-stub adds their .pyz files).
     public var testLists: [String] = []
@@ -251,7 +253,8 @@ public struct Collector {
     // Wheels with native code, installed as pip would in site/: their
     // RUNPATHs (auditwheel's $ORIGIN/../<pkg>.libs) are kept as they are.
     let wheels = try Wheel.checked(
-      lists: options.wheelLists, runtime: FS.basename(interpreter), lock: options.wheelLock)
+      lists: options.wheelLists, runtime: FS.basename(interpreter), lock: options.wheelLock,
+      maxGlibc: options.maxGlibc)
     inputs += wheels.inputs
     for wheel in wheels.wheels where !wheel.isPure { try addNativeWheel(wheel) }
     try resolveLibraries(into: libDir)

@@ -84,6 +84,16 @@ public struct SymbolVersion: Comparable, CustomStringConvertible, Sendable {
     self.init(symbolVersion, family: "GLIBC_")
   }
 
+  /// A floor as an option gives it ("2.31" to `option` --max-glibc, with
+  /// `family` "GLIBC_"), or an error naming the option: a floor that does
+  /// not parse must not turn the check off.
+  public init(floor: String, family: String, option: String) throws(LacewingError) {
+    guard let version = SymbolVersion(family + floor, family: family) else {
+      throw LacewingError(.badInput, "\(option) '\(floor)' is not a version: give numbers and dots, e.g. 2.31")
+    }
+    self = version
+  }
+
   public static func < (a: SymbolVersion, b: SymbolVersion) -> Bool { a.parts.lexicographicallyPrecedes(b.parts) }
   public var description: String { family + parts.map(String.init).joined(separator: ".") }
 }

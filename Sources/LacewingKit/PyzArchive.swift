@@ -18,6 +18,8 @@ public enum PyzArchive {
     public var wheelLists: [String] = []
     /// The requirements lock every wheel must match.
     public var wheelLock: String?
+    /// The glibc floor wheels' platform tags must fit, e.g. "2.31"; nil: none.
+    public var maxGlibc: String?
 
     public init(sourceLists: [String], mainModule: String) {
       self.sourceLists = sourceLists
@@ -34,7 +36,7 @@ public enum PyzArchive {
     if let compilerFrom = options.compilerFrom { compiler = try BundleManifest.read(compilerFrom).compiler }
     let result = try build(
       sources: sources, mainModule: options.mainModule, workDir: output.path + ".work", compiler: compiler,
-      wheelLists: options.wheelLists, wheelLock: options.wheelLock)
+      wheelLists: options.wheelLists, wheelLock: options.wheelLock, maxGlibc: options.maxGlibc)
     try output.write(result.data)
     try output.writeDepfile(inputs: options.sourceLists + (options.compilerFrom.map { [$0] } ?? []) + result.inputs)
   }
@@ -46,11 +48,12 @@ public enum PyzArchive {
   /// wrong and falls back to the source. Returns the zip and every file read.
   static func build(
     sources ownSources: [PythonSource], mainModule: String, workDir: String, compiler: String?,
-    wheelLists: [String], wheelLock: String?
+    wheelLists: [String], wheelLock: String?, maxGlibc: String? = nil
   ) throws(LacewingError) -> (data: Data, inputs: [String]) {
     try FS.makeFreshDirectory(workDir)
     defer { try? FileManager.default.removeItem(atPath: workDir) }
-    let wheels = try Wheel.checked(lists: wheelLists, runtime: compiler.map(FS.basename), lock: wheelLock)
+    let wheels = try Wheel.checked(
+      lists: wheelLists, runtime: compiler.map(FS.basename), lock: wheelLock, maxGlibc: maxGlibc)
     let sources = try ownSources + unpackPureWheels(wheels.wheels, into: workDir)
     var seen = Set<String>()
     var files: [(String, Data)] = []

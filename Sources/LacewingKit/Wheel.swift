@@ -71,9 +71,11 @@ public struct Wheel {
 
   /// Refuses a wheel built for another Python, ABI or platform than
   /// `runtime` (the interpreter's versioned name, e.g. "python3.12") on
-  /// x86-64 glibc Linux. The tags follow the runtime: cp312 for 3.12, and
-  /// a cp3X-abi3 wheel for any X up to the runtime's minor version.
-  public func check(runtime: String) throws(LacewingError) {
+  /// x86-64 glibc Linux, or, given `maxGlibc` (the build's glibc floor,
+  /// e.g. "2.31"), one whose every platform tag needs a newer glibc. The
+  /// tags follow the runtime: cp312 for 3.12, and a cp3X-abi3 wheel for any
+  /// X up to the runtime's minor version.
+  public func check(runtime: String, maxGlibc: String? = nil) throws(LacewingError) {
     let parts = runtime.hasPrefix("python3.") ? runtime.dropFirst("python3.".count) : ""
     guard let minor = Int(parts), minor >= 0 else {
       throw LacewingError(
@@ -100,15 +102,56 @@ public struct Wheel {
         .badInput,
         "\(FS.basename(path)) needs the \(abiTags.joined(separator: ".")) ABI, not \(runtime)'s \(cp); \(fix)")
     }
-    guard
-      platformTags.contains(where: {
-        $0 == "any" || $0 == "linux_x86_64" || ($0.hasPrefix("manylinux") && $0.hasSuffix("_x86_64"))
-      })
+    guard platformTags.contains(where: Wheel.runsOnGlibcX86)
     else {
       throw LacewingError(
         .badInput,
         "\(FS.basename(path)) is built for \(platformTags.joined(separator: ".")), not x86-64 glibc Linux; \(fix)")
     }
+    if let maxGlibc { try checkGlibc(floor: maxGlibc) }
+  }
+
+  /// Whether a platform tag is for x86-64 glibc Linux (or any platform).
+  static func runsOnGlibcX86(_ tag: String) -> Bool {
+    tag == "any" || tag == "linux_x86_64" || (tag.hasPrefix("manylinux") && tag.hasSuffix("_x86_64"))
+  }
+
+  /// The oldest glibc a platform tag says the wheel runs on: manylinux_X_Y
+  /// (PEP 600) and the aliases before it, manylinux1 (2.5, PEP 513),
+  /// manylinux2010 (2.12, PEP 571) and manylinux2014 (2.17, PEP 599). nil
+  /// for a tag that names none: `any` needs no glibc, and `linux_x86_64`
+  /// (a wheel built locally, never on PyPI) promises nothing, so its ELFs
+  /// are held to the floor by the allowlist check's symbol versions alone.
+  static func glibcNeeded(byTag tag: String) -> GlibcVersion? {
+    switch tag {
+    case "manylinux1_x86_64": return GlibcVersion(symbolVersion: "GLIBC_2.5")
+    case "manylinux2010_x86_64": return GlibcVersion(symbolVersion: "GLIBC_2.12")
+    case "manylinux2014_x86_64": return GlibcVersion(symbolVersion: "GLIBC_2.17")
+    default:
+      guard tag.hasPrefix("manylinux_"), tag.hasSuffix("_x86_64") else { return nil }
+      let numbers = tag.dropFirst("manylinux_".count).dropLast("_x86_64".count).split(separator: "_")
+      guard numbers.count == 2 else { return nil }
+      return GlibcVersion(symbolVersion: "GLIBC_" + numbers.joined(separator: "."))
+    }
+  }
+
+  /// A wheel fits the floor when any of its x86-64 glibc platform tags
+  /// does: pip installs a wheel through any one of its tags.
+  private func checkGlibc(floor: String) throws(LacewingError) {
+    let limit = try GlibcVersion(floor: floor, family: "GLIBC_", option: "--max-glibc")
+    let tags = platformTags.filter(Wheel.runsOnGlibcX86)
+    var lowest: (tag: String, version: GlibcVersion)?
+    for tag in tags {
+      guard let needed = Wheel.glibcNeeded(byTag: tag), limit < needed else { return }
+      if lowest.map({ needed < $0.version }) ?? true { lowest = (tag, needed) }
+    }
+    guard let lowest else { return }
+    let version = lowest.version.parts.map(String.init)
+    throw LacewingError(
+      .badInput,
+      "\(FS.basename(path)) needs glibc \(version.joined(separator: ".")) (\(lowest.tag)), above this build's glibc "
+        + "floor \(floor) (lacewing_max_glibc); pin a wheel built for manylinux_"
+        + "\(limit.parts.map(String.init).joined(separator: "_")) or older")
   }
 
   public static func read(_ member: String, from wheel: String) throws(LacewingError) -> Data {
@@ -161,12 +204,13 @@ public struct Wheel {
 
   /// The wheels the JSON `lists` name, each checked against the `runtime`
   /// it will run on (the interpreter's versioned name; nil: not checked)
-  /// and against its pin in `lock`, without which wheels are refused.
+  /// and the glibc floor `maxGlibc` (nil: none), and against its pin in
+  /// `lock`, without which wheels are refused.
   /// Returns them with every file read, for the depfile; the lock is read
   /// only when there are wheels, so a bundle without any does not depend
   /// on it.
-  public static func checked(lists: [String], runtime: String?, lock: String?) throws(LacewingError)
-    -> (wheels: [Wheel], inputs: [String])
+  public static func checked(lists: [String], runtime: String?, lock: String?, maxGlibc: String? = nil)
+    throws(LacewingError) -> (wheels: [Wheel], inputs: [String])
   {
     let paths = try readLists(lists)
     guard !paths.isEmpty else { return ([], lists) }
@@ -183,7 +227,7 @@ public struct Wheel {
     var wheels: [Wheel] = []
     for path in paths {
       let wheel = try Wheel(path)
-      if let runtime { try wheel.check(runtime: runtime) }
+      if let runtime { try wheel.check(runtime: runtime, maxGlibc: maxGlibc) }
       try wheel.verify(against: pins, lock: lock)
       wheels.append(wheel)
     }

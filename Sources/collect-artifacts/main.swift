@@ -113,6 +113,7 @@ struct CollectArtifacts: ParsableCommand, DescribesOutput {
     options.extensionLists = extensionLists
     options.wheelLists = wheels.lists
     options.wheelLock = wheels.lock
+    options.maxGlibc = wheels.maxGlibc
     options.data = data
     options.fidlIRLists = fidlIRLists
     options.fidlIRDir = fidlIRDir

@@ -123,6 +123,7 @@ struct Pyz: ParsableCommand, DescribesOutput {
     options.compilerFrom = compilerFrom
     options.wheelLists = wheels.lists
     options.wheelLock = wheels.lock
+    options.maxGlibc = wheels.maxGlibc
     return options
   }
 }

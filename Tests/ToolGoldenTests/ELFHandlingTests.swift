@@ -330,4 +330,57 @@ import Testing
     #expect(r.status == 3)
     #expect(r.stderr.contains("above the glibc floor GLIBC_2.0"), "\(r.stderr)")
   }
+
+  /// The stamp says which floor the bundle was held to; every ELF above it
+  /// is named, the highest first, with the fix; a floor that does not parse
+  /// is an error, never a check turned off.
+  @Test func theFloorIsReportedAndEveryELFAboveItNamed() throws {
+    let dir = try makeTemporaryDirectory("elf-floor")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let x = try compile(
+      dir, "x", "#include <stdio.h>\nint hi(void) { return puts(\"hi\"); }\n", compiler: "gcc", flags: [])
+    let y = try compile(
+      dir, "y", "#include <string.h>\nvoid *cp(void *d, const void *s, size_t n) { return memcpy(d, s, n); }\n",
+      compiler: "gcc", flags: [])
+    try BundleManifest(
+      interpreter: "ext/x.so", compiler: nil,
+      entries: [
+        .init(path: "ext/x.so", kind: .extension, source: x, mode: 0o755, runpath: "$ORIGIN/../lib"),
+        .init(path: "ext/y.so", kind: .extension, source: y, mode: 0o755, runpath: "$ORIGIN/../lib"),
+      ]
+    ).encoded().write(to: URL(fileURLWithPath: dir + "/m.json"))
+    let archive = try run(
+      try Repo.tool("make-archive"),
+      ["payload", "--manifest", dir + "/m.json", "--no-bytecode", "--output", dir + "/p.zip"])
+    try #require(archive.status == 0, "\(archive.stderr)")
+    func check(_ extra: [String]) throws -> ProcessResult {
+      try run(
+        try Repo.tool("ldd-allowlist-check"),
+        [
+          "--label", "//t:floor", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+          Repo.root + "/gn_templates/default_allowlist.txt", "--output", dir + "/stamp.txt",
+        ] + extra)
+    }
+    let passed = try check(["--max-glibc", "2.36"])
+    #expect(passed.status == 0, "\(passed.stderr)")
+    let stamp = readText(dir + "/stamp.txt")
+    #expect(
+      stamp.contains("highest symbol version: GLIBC_2.14 (needed by ext/y.so)\nglibc floor: GLIBC_2.36\n"), "\(stamp)")
+    #expect(try check([]).status == 0)
+    #expect(readText(dir + "/stamp.txt").contains("\nglibc floor: none\n"), "\(readText(dir + "/stamp.txt"))")
+
+    let failed = try check(["--max-glibc", "2.1"])
+    #expect(failed.status == 3)
+    #expect(
+      failed.stderr.hasPrefix(
+        "ldd-allowlist-check: error: //t:floor: ext/y.so needs GLIBC_2.14, above the glibc floor GLIBC_2.1 (the oldest "
+          + "glibc the bundle must run on)\n  ext/x.so needs GLIBC_2.2.5\nfix: build what needs more against that "
+          + "glibc (lacewing_sysroot"), "\(failed.stderr)")
+
+    let malformed = try check(["--max-glibc", "2.x"])
+    #expect(malformed.status == 1)
+    #expect(
+      malformed.stderr.contains("--max-glibc '2.x' is not a version: give numbers and dots, e.g. 2.31"),
+      "\(malformed.stderr)")
+  }
 }

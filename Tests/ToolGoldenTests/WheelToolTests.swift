@@ -179,6 +179,37 @@ import Testing
     #expect(pinnedCollect.status == 0, "\(pinnedCollect.stderr)")
   }
 
+  /// --max-glibc, which the templates pass from the bundle's glibc floor,
+  /// reaches the wheel check of both tools that read wheels; without it,
+  /// the same wheel passes.
+  @Test func bothToolsHoldWheelsToTheGlibcFloor() throws {
+    let dir = try makeTemporaryDirectory("wheel-floor")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let name = "fake-1.0-cp311-cp311-manylinux_2_34_x86_64.whl"
+    let wheel = try Self.makeWheel(name, in: dir, pure: false)
+    try writeText("[\"\(wheel)\"]", to: dir + "/wheels.json")
+    let lock = try Self.pin([wheel], in: dir)
+    let expected =
+      "\(name) needs glibc 2.34 (manylinux_2_34_x86_64), above this build's glibc floor 2.31 (lacewing_max_glibc); "
+      + "pin a wheel built for manylinux_2_31 or older"
+    let pyzArgs = ["--python", "/usr/bin/python3.11", "--wheel-list", "wheels.json"] + lock
+    let pyz = try Self.pyz(in: dir, pyzArgs + ["--max-glibc", "2.31"])
+    #expect(pyz.status == 1 && pyz.stderr == "make-archive pyz: error: \(expected)\n", "\(pyz.stderr)")
+    try BundleManifest(interpreter: "python/bin/python3.11", compiler: nil, entries: []).encoded()
+      .write(to: URL(fileURLWithPath: dir + "/rt.json"))
+    let collectArgs =
+      ["--layer", "test", "--runtime-manifest", "rt.json", "--wheel-list", "wheels.json", "--output", "m.json"] + lock
+    let collect = try run(try Repo.tool("collect-artifacts"), collectArgs + ["--max-glibc", "2.31"], directory: dir)
+    #expect(collect.status == 1 && collect.stderr == "collect-artifacts: error: \(expected)\n", "\(collect.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/m.json"))
+    // The control: at the wheel's own glibc, and with no floor, both pass.
+    #expect(try Self.pyz(in: dir, pyzArgs + ["--max-glibc", "2.34"]).status == 0)
+    let atFloor = try run(try Repo.tool("collect-artifacts"), collectArgs + ["--max-glibc", "2.34"], directory: dir)
+    #expect(atFloor.status == 0, "\(atFloor.stderr)")
+    let noFloor = try run(try Repo.tool("collect-artifacts"), collectArgs, directory: dir)
+    #expect(noFloor.status == 0, "\(noFloor.stderr)")
+  }
+
   @Test func pureWheelsJoinThePyzAndNativeOnesTheSiteDir() throws {
     let dir = try makeTemporaryDirectory("wheel-layout")
     defer { try? FileManager.default.removeItem(atPath: dir) }
