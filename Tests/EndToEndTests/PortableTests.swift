@@ -80,18 +80,9 @@ final class PortableBuild: Sendable {
 
   static func get() throws -> PortableBuild { try shared.get() }
 
-  /// The last line a script printed on stdout: the path it made or found.
-  static func lastLine(of script: String) throws -> String {
-    let r = try run(Repo.root + "/build/" + script)
-    guard r.status == 0, let line = r.stdout.split(separator: "\n").last else {
-      throw TestSetupError("build/\(script) failed:\n\(r.output.suffix(3000))")
-    }
-    return String(line)
-  }
-
   private init() throws {
-    sysroot = try Self.lastLine(of: "sysroot.sh")
-    python = try Self.lastLine(of: "portable-python.sh")
+    sysroot = try TestSysroot.path
+    python = try TestSysroot.python
     out = try makeTemporaryDirectory("portable") + "/out"
     wheels = WheelCache.reachable
     if wheels { _ = try WheelCache.require() }
