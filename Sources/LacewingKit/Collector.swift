@@ -251,7 +251,7 @@ public struct Collector {
     try resolveLibraries(into: libDir)
 
     // Wheels with native code, installed as pip would in site/: their
-    // RUNPATHs (auditwheel's $ORIGIN/../<pkg>.libs) are kept as they are.
+    // search paths (auditwheel's $ORIGIN/../<pkg>.libs) are kept, as RPATHs.
     let wheels = try Wheel.checked(
       lists: options.wheelLists, runtime: FS.basename(interpreter), lock: options.wheelLock,
       maxGlibc: options.maxGlibc)
@@ -412,10 +412,12 @@ public struct Collector {
   }
 
   /// A native wheel's files, installed in site/. Its ELFs keep their
-  /// RUNPATH into `<pkg>.libs/`; a library they need that the wheel does not
-  /// vendor and the host is not trusted to have (manylinux lets wheels take
-  /// libgcc_s and libstdc++ from the host; we bundle those) is bundled in
-  /// lib/, and the ELF's RUNPATH gains that directory.
+  /// search path into `<pkg>.libs/`, as every ELF of a bundle has it: as
+  /// DT_RPATH (make-archive rewrites a DT_RUNPATH, leaves an ELF with
+  /// DT_RPATH or none as it is); a library they need that the wheel does
+  /// not vendor and the host is not trusted to have (manylinux lets wheels
+  /// take libgcc_s and libstdc++ from the host; we bundle those) is bundled
+  /// in lib/, and the ELF's search path gains that directory.
   private mutating func addNativeWheel(_ wheel: Wheel) throws(LacewingError) {
     let site = BundleLayout.siteDir + "/"
     let installed = Set(wheel.files.map { site + $0.path })
@@ -428,7 +430,8 @@ public struct Collector {
       }
       let data = try zip.read(file.member)
       let elf = try ELFFile(data, name: "\(wheel.path):\(file.member)")
-      var runpath: String?
+      // A RUNPATH comes after LD_LIBRARY_PATH; the same path as RPATH before.
+      var runpath = elf.runpath.isEmpty ? nil : elf.runpath.joined(separator: ":")
       for name in elf.needed where !allowlist.contains(name) {
         if AllowlistCheck.resolveInBundle(name, from: path, elf: elf, paths: installed) != nil { continue }
         if bundledLibraries[name] == nil {

@@ -21,7 +21,9 @@ public struct BundleManifest: Codable, Equatable, Sendable {
     public var content: String?
     /// 0o755 for executables and shared objects, 0o644 otherwise.
     public var mode: Int
-    /// An ELF whose RUNPATH make-archive sets (always "$ORIGIN"-relative).
+    /// An ELF's search path, which make-archive sets as its DT_RPATH
+    /// (always "$ORIGIN"-relative; the field keeps the name it had when it
+    /// was set as DT_RUNPATH).
     public var runpath: String?
     /// When `source` is a zip (a wheel): the member to copy.
     public var member: String?

@@ -60,7 +60,7 @@ public enum PayloadArchive {
   }
 
   /// The payload in memory. ELFs get their debug info stripped and
-  /// their RUNPATH set by patchelf on private copies under `workDir`
+  /// their DT_RPATH set by patchelf on private copies under `workDir`
   /// (removed afterwards); stdlib modules get unchecked-hash bytecode
   /// compiled by the bundled runtime itself, so the bundle never writes or
   /// validates a .pyc at run time. Without `stdlibSources` the stdlib ships
@@ -140,13 +140,9 @@ public enum PayloadArchive {
       }
       let data = try wheels[source]!.read(member)
       guard let runpath = entry.runpath else { return data }
-      // Only a RUNPATH gained (see Collector): no strip, the wheel's ELF
-      // stays as its builders made it otherwise. One with DT_RPATH (or
-      // none) keeps DT_RPATH: its libraries may find theirs through it
-      // (RPATH is inherited down a load chain, RUNPATH is not).
-      let keepRPATH = try ELFFile(data, name: "\(source):\(member)").runpath.isEmpty
-      let arguments = (keepRPATH ? ["--force-rpath"] : []) + ["--set-rpath", runpath]
-      return try patched(data, at: copy, [(options.patchelf, arguments, "set the RPATH of \(entry.path)")])
+      // Only the search path (see Collector): no strip, the wheel's ELF
+      // stays as its builders made it otherwise.
+      return try patched(data, at: copy, [setRPATH(runpath, options, entry)])
     }
     if let content = entry.content { return Data(content.utf8) }
     guard let source = entry.source else {
@@ -160,11 +156,21 @@ public enum PayloadArchive {
     if options.stripDebugInfo {
       steps.append((options.strip, ["--strip-debug"], "strip debug info from \(entry.path)"))
     }
-    steps.append((options.patchelf, ["--set-rpath", runpath], "set the RUNPATH of \(entry.path)"))
+    steps.append(setRPATH(runpath, options, entry))
     for library in entry.preload ?? [] {
       steps.append((options.patchelf, ["--add-needed", library], "make \(entry.path) load \(library) at start"))
     }
     return try patched(data, at: copy, steps)
+  }
+
+  /// The patchelf step that gives an ELF its search path as DT_RPATH, never
+  /// DT_RUNPATH (a RUNPATH it had becomes the RPATH): ld.so searches an
+  /// RPATH before LD_LIBRARY_PATH, a RUNPATH after it, so a caller's
+  /// LD_LIBRARY_PATH cannot swap a bundled library for the host's.
+  private static func setRPATH(_ path: String, _ options: Options, _ entry: BundleManifest.Entry) -> (
+    String, [String], String
+  ) {
+    (options.patchelf, ["--force-rpath", "--set-rpath", path], "set the RPATH of \(entry.path)")
   }
 
   /// `data` after `steps` (tool, arguments, what for) ran on a private copy

@@ -14,7 +14,7 @@ struct Payload: ParsableCommand, DescribesOutput {
   static let configuration = CommandConfiguration(
     abstract: "Build the payload zip a manifest describes.",
     discussion: """
-      ELFs lose their debug info and get the manifest's $ORIGIN RUNPATH (strip and patchelf, on \
+      ELFs lose their debug info and get the manifest's $ORIGIN search path as DT_RPATH (strip and patchelf, on \
       private copies); stdlib modules become \
       unchecked-hash bytecode compiled by the bundled runtime (bytecode only, unless \
       --stdlib-sources). With --runtime, that runtime layer's entries are copied in compressed, \

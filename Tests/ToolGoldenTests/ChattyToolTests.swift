@@ -42,7 +42,7 @@ import Testing
     } else {
       #expect(r.status == 4, "\(r.stderr.suffix(500))")
       #expect(
-        r.stderr.contains("failed (exit 3) trying to set the RUNPATH of python/bin/true"), "\(r.stderr.prefix(500))")
+        r.stderr.contains("failed (exit 3) trying to set the RPATH of python/bin/true"), "\(r.stderr.prefix(500))")
       #expect(r.stderr.hasSuffix("stand-in patchelf: done talking\n"), "\(r.stderr.suffix(500))")
       #expect(r.stderr.utf8.count < 10_000, "the error carries the end of patchelf's stderr, not all of it")
     }

@@ -116,6 +116,107 @@ import Testing
           + "ext/x.so reaches it, but not when ext/y.so is what loads deps/liba.so first"), "\(both.stderr)")
   }
 
+  /// Every ELF make-archive writes into a payload carries its search path
+  /// as DT_RPATH, which ld.so searches before LD_LIBRARY_PATH, and none has
+  /// a DT_RUNPATH, searched after it (so a caller's LD_LIBRARY_PATH could
+  /// swap a bundled library for the host's): the runtime collected from
+  /// this machine's python3.11 (interpreter, lib-dynload, libraries), a
+  /// test layer's extension and library linked with RUNPATH, and a native
+  /// wheel's ELFs: one linked with RUNPATH into its .libs, one with RPATH
+  /// that gains lib/ for libgcc_s; the library the wheel vendors, with no
+  /// search path, is left as built. Read back with LacewingKit's ELF reader.
+  @Test func everyELFOfAPayloadCarriesDTRPATHAndNoDTRUNPATH() throws {
+    let dir = try makeTemporaryDirectory("elf-rpath")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func gcc(_ out: String, _ source: String, _ flags: [String]) throws {
+      try writeText(source, to: dir + "/src.c")
+      let r = try run("gcc", ["-shared", "-fPIC", "-o", out, dir + "/src.c"] + flags)
+      guard r.status == 0 else { throw TestSetupError("gcc: \(r.stderr)") }
+    }
+    let common = [
+      "--lib-dir", "/lib/x86_64-linux-gnu", "--lib-dir", "/usr/lib/x86_64-linux-gnu", "--allowlist",
+      Repo.root + "/gn_templates/default_allowlist.txt",
+    ]
+    let runtime = try run(
+      try Repo.tool("collect-artifacts"),
+      ["--layer", "runtime", "--python", "/usr/bin/python3.11", "--output", "rt.json"] + common, directory: dir)
+    try #require(runtime.status == 0, "\(runtime.stderr)")
+    let layer = try run(
+      try Repo.tool("make-archive"),
+      ["payload", "--manifest", "rt.json", "--no-bytecode", "--output", "rt.zip"], directory: dir)
+    try #require(layer.status == 0, "\(layer.stderr)")
+
+    // The test's extension and its library, linked with RUNPATH.
+    let build = dir + "/build"
+    let runpath = "-Wl,--enable-new-dtags,-rpath,$ORIGIN"
+    try FileManager.default.createDirectory(atPath: build, withIntermediateDirectories: true)
+    try gcc(build + "/libhelper.so", "int helper(void) { return 1; }\n", [runpath])
+    try gcc(
+      build + "/x.so", "int helper(void);\nint x(void) { return helper(); }\n", ["-L" + build, "-lhelper", runpath])
+    // A native wheel as auditwheel leaves them: nat/_a.so with RUNPATH and
+    // nat/_b.so with RPATH into nat.libs/, whose library has none; _b.so
+    // also needs libgcc_s, which manylinux leaves to the host and we bundle.
+    let wheelTree = dir + "/wheel"
+    try writeText("Wheel-Version: 1.0\nRoot-Is-Purelib: false\n", to: wheelTree + "/nat-1.0.dist-info/WHEEL")
+    try writeText("Name: nat\nVersion: 1.0\n", to: wheelTree + "/nat-1.0.dist-info/METADATA")
+    try FileManager.default.createDirectory(atPath: wheelTree + "/nat.libs", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: wheelTree + "/nat", withIntermediateDirectories: true)
+    let vendored = "libv-1a2b3c4d.so"
+    try gcc(wheelTree + "/nat.libs/" + vendored, "int v(void) { return 2; }\n", ["-Wl,-soname," + vendored])
+    let libs = ["-L" + wheelTree + "/nat.libs", "-l:" + vendored]
+    try gcc(
+      wheelTree + "/nat/_a.so", "int v(void);\nint a(void) { return v(); }\n",
+      libs + ["-Wl,--enable-new-dtags,-rpath,$ORIGIN/../nat.libs"])
+    try gcc(
+      wheelTree + "/nat/_b.so", "int v(void);\nint b(void) { return v(); }\n",
+      libs + ["-Wl,--no-as-needed", "-lgcc_s", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../nat.libs"])
+    let wheel = dir + "/nat-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    let zipped = try run(
+      "zip", ["-q", "-r", "-X", wheel, "nat", "nat.libs", "nat-1.0.dist-info"], directory: wheelTree)
+    try #require(zipped.status == 0, "\(zipped.stderr)")
+    try writeText("[\"\(wheel)\"]", to: dir + "/wheels.json")
+    let lock = try WheelToolTests.pin([wheel], in: dir)
+
+    let test = try run(
+      try Repo.tool("collect-artifacts"),
+      [
+        "--layer", "test", "--runtime-manifest", "rt.json", "--extension", build + "/x.so", "--lib-dir", build,
+        "--wheel-list", "wheels.json", "--output", "t.json",
+      ] + lock + common, directory: dir)
+    try #require(test.status == 0, "\(test.stderr)")
+    let payload = try run(
+      try Repo.tool("make-archive"),
+      ["payload", "--manifest", "t.json", "--runtime", "rt.zip", "--no-bytecode", "--output", "p.zip"],
+      directory: dir)
+    try #require(payload.status == 0, "\(payload.stderr)")
+
+    var searchPaths: [String: String] = [:]
+    for manifest in ["rt.json", "t.json"] {
+      for e in try BundleManifest.read(dir + "/" + manifest).entries { searchPaths[e.path] = e.runpath }
+    }
+    var elfs: [String: ELFFile] = [:]
+    for entry in try ZipContents.read(dir + "/p.zip") where ELFFile.isELF(entry.data) {
+      elfs[entry.name] = try ELFFile(entry.data, name: entry.name)
+    }
+    for (path, elf) in elfs.sorted(by: { $0.key < $1.key }) {
+      #expect(elf.runpath.isEmpty, "\(path) has DT_RUNPATH \(elf.runpath)")
+      if path == "site/nat.libs/" + vendored {
+        #expect(elf.rpath.isEmpty && searchPaths[path] == nil, "\(path): \(elf.rpath)")
+      } else {
+        #expect(!elf.rpath.isEmpty && elf.rpath.joined(separator: ":") == searchPaths[path], "\(path): \(elf.rpath)")
+      }
+    }
+    #expect(elfs["site/nat/_a.so"]?.rpath == ["$ORIGIN/../nat.libs"])
+    #expect(elfs["site/nat/_b.so"]?.rpath == ["$ORIGIN/../nat.libs", "$ORIGIN/../../lib"])
+    for path in [
+      "python/bin/python3.11", "python/lib/python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so",
+      "python/lib/libssl.so.3", "python/lib/libgcc_s.so.1", "ext/x.so", "lib/libhelper.so", "lib/libgcc_s.so.1",
+    ] {
+      #expect(elfs[path] != nil, "\(path) is not in the payload: \(elfs.keys.sorted())")
+    }
+    #expect(elfs.count > 40, "\(elfs.keys.sorted())")
+  }
+
   /// glibc dlopens libgcc_s.so.1 when a thread ends through pthread_exit:
   /// a runtime's program must load it at start (bundled, as DT_NEEDED
   /// through its RUNPATH, which make-archive's `preload` adds) or take it
@@ -275,14 +376,15 @@ import Testing
         && mismatched.stderr.contains("_check target"), "\(mismatched.stderr)")
   }
 
-  @Test func debugInfoIsStrippedByDefaultAndRunpathSet() throws {
+  @Test func debugInfoIsStrippedByDefaultAndRPATHSet() throws {
     let dir = try makeTemporaryDirectory("elf")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let so = try compile(dir, "x", "int answer(void) { return 42; }\n", compiler: "gcc", flags: ["-g"])
     #expect(try run("readelf", ["-S", so]).stdout.contains(".debug_info"))
     let stripped = try sections(try archive(dir, so), in: dir)
     #expect(!stripped.contains(".debug_info"))
-    #expect(stripped.contains("(RUNPATH)") && stripped.contains("[$ORIGIN/../lib]"), "\(stripped)")
+    #expect(stripped.contains("(RPATH)") && stripped.contains("[$ORIGIN/../lib]"), "\(stripped)")
+    #expect(!stripped.contains("(RUNPATH)"), "\(stripped)")
     let kept = try sections(try archive(dir, so, extraArgs: ["--keep-debug-info"]), in: dir)
     #expect(kept.contains(".debug_info"))
   }
