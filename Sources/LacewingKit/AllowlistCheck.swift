@@ -79,8 +79,9 @@ public struct AllowlistCheck {
     public var library: String
     public var hostPath: String?
     public var bundledAt: String?
-    /// Set when a loader's RPATH reaches the library but another loader's
-    /// chain does not: "<reached through> <the loader that fails>".
+    /// Set when the RPATH of a loader (or of the executable) reaches the
+    /// library but another chain of loaders does not: the ELF whose RPATH
+    /// reaches it, and the top of a chain that fails.
     public var someChains: (via: String, failing: String)?
 
     public static func == (a: Problem, b: Problem) -> Bool { a.description == b.description }
@@ -90,10 +91,10 @@ public struct AllowlistCheck {
       if let someChains {
         line +=
           "; the RPATH of \(someChains.via) reaches it, but not when \(someChains.failing) is what loads \(elf) "
-          + "first (ld.so searches the RPATHs of the chain that loaded it); give \(someChains.failing) that RPATH "
-          + "too, or \(elf) a RUNPATH of its own"
+          + "first (ld.so searches the RPATHs of the chain that loaded it, then the executable's); give "
+          + "\(someChains.failing) that RPATH too, or \(elf) an RPATH of its own"
       } else if let bundledAt {
-        line += "; it is bundled at \(bundledAt) but \(elf) has no RUNPATH leading there"
+        line += "; it is bundled at \(bundledAt) but no RPATH of \(elf) or of what loads it leads there"
       } else if let hostPath {
         line += "; found on the build host at \(hostPath)"
       } else {
@@ -311,79 +312,123 @@ public struct AllowlistCheck {
   }
 
   /// How each DT_NEEDED that is not allowlisted resolves inside the
-  /// bundle: "elf\0library" -> the bundle path, noting an RPATH it was
-  /// found through. Each ELF's own search path first; then, for an ELF
-  /// without RUNPATH, the DT_RPATH of the ELFs that load it, and of theirs,
-  /// up the chain, as ld.so does (numpy's extensions carry RPATH into
-  /// numpy.libs/, whose libraries find each other through it). Loads found
-  /// that way can enable further ones, so this runs until nothing changes.
-  /// ld.so follows the chain of whichever object loads an ELF first, which
-  /// the check cannot know, so a library found through a loader's RPATH
-  /// counts only when every chain of loaders reaches it; the others are
-  /// returned apart, with a loader reached through and one that fails.
+  /// bundle: "elf\0library" -> the bundle path, noting an RPATH of another
+  /// ELF it was found through. ld.so's order for an ELF without RUNPATH:
+  /// its own DT_RPATH, then the DT_RPATH of the ELF that loaded it, and of
+  /// that one's loader, up the chain, then the executable's (the runtime's
+  /// interpreter, whose RPATH reaches python/lib: every extension and
+  /// lib-dynload module is loaded into it), and only then LD_LIBRARY_PATH;
+  /// an ELF with RUNPATH searches nothing but that, after LD_LIBRARY_PATH
+  /// (`chainOutcomes`). Loads found through a chain can enable further ones,
+  /// so the loaders are found until nothing changes. ld.so follows the
+  /// chain of whichever ELF loads a library first, which the check cannot
+  /// know, so a library found through a chain counts only when every chain
+  /// reaches it; the others are returned apart, with an ELF whose RPATH
+  /// reaches it and the top of a chain that does not.
   static func resolve(
     _ elfs: [(path: String, elf: ELFFile)], bundlePaths: Set<String>, allowlist: Set<String>
   ) -> (resolved: [String: String], someChains: [String: (via: String, failing: String)]) {
-    var resolved: [String: String] = [:]
-    var viaLoader: [String: String] = [:]
+    var byPath: [String: ELFFile] = [:]
+    for (path, elf) in elfs where byPath[path] == nil { byPath[path] = elf }
+    let executables = elfs.filter {
+      $0.path.hasPrefix(BundleLayout.runtimeBinDir + "/") && $0.elf.isDynamic && $0.elf.hasInterpreter
+    }.map(\.path).sorted()
     var loadedBy: [String: Set<String>] = [:]
+    func outcomes(_ name: String, _ path: String) -> Set<ChainOutcome> {
+      chainOutcomes(
+        name, above: path, seen: [path], loadedBy: loadedBy, elfs: byPath, executables: executables,
+        paths: bundlePaths)
+    }
     var changed = true
     while changed {
       changed = false
       for (path, elf) in elfs {
-        for name in elf.needed where resolved[path + "\u{0}" + name] == nil && !allowlist.contains(name) {
-          var found = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths)
-          var via: String?
-          if found == nil && elf.runpath.isEmpty {
-            // Sorted: the stamp names the same loader on every run.
-            var queue = (loadedBy[path] ?? []).sorted()
-            var seen = Set<String>()
-            while found == nil, !queue.isEmpty {
-              let loader = queue.removeFirst()
-              guard seen.insert(loader).inserted, let loaderELF = elfs.first(where: { $0.path == loader })?.elf else {
-                continue
-              }
-              if loaderELF.runpath.isEmpty {
-                found = resolveInBundle(name, from: loader, searchPath: loaderELF.rpath, paths: bundlePaths)
-                if found != nil { via = loader }
-              }
-              queue += (loadedBy[loader] ?? []).sorted()
-            }
+        for name in elf.needed where !allowlist.contains(name) {
+          var found: [String] = []
+          if let hit = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths) {
+            found = [hit]
+          } else if elf.runpath.isEmpty {
+            found = outcomes(name, path).compactMap(\.found)
           }
-          guard let found else { continue }
-          resolved[path + "\u{0}" + name] = found + (via.map { " (RPATH of \($0))" } ?? "")
-          viaLoader[path + "\u{0}" + name] = via
-          loadedBy[found, default: []].insert(path)
-          changed = true
+          for f in found where loadedBy[f, default: []].insert(path).inserted { changed = true }
         }
       }
     }
-    // A chain above `object` that ends without an RPATH reaching `name`,
-    // as the object at its top; nil when every chain reaches it.
-    func failingChain(_ name: String, above object: String, seen: Set<String>) -> String? {
-      let loaders = (loadedBy[object] ?? []).sorted()
-      if loaders.isEmpty { return object }
-      for loader in loaders where !seen.contains(loader) {
-        let elf = elfs.first { $0.path == loader }?.elf
-        if let elf, elf.runpath.isEmpty,
-          resolveInBundle(name, from: loader, searchPath: elf.rpath, paths: bundlePaths) != nil
-        {
+    var resolved: [String: String] = [:]
+    var someChains: [String: (via: String, failing: String)] = [:]
+    for (path, elf) in elfs {
+      for name in elf.needed where !allowlist.contains(name) {
+        let key = path + "\u{0}" + name
+        if let hit = resolveInBundle(name, from: path, elf: elf, paths: bundlePaths) {
+          resolved[key] = hit
           continue
         }
-        if let failing = failingChain(name, above: loader, seen: seen.union([loader])) { return failing }
+        guard elf.runpath.isEmpty else { continue }
+        // Sorted: the stamp names the same ELFs on every run.
+        let all = outcomes(name, path).sorted()
+        let reached = all.filter { $0.found != nil }
+        guard let first = reached.first else { continue }
+        if let failing = all.first(where: { $0.found == nil }) {
+          someChains[key] = (first.via, failing.via)
+          continue
+        }
+        // One line per bundle path a chain can find (the first ELF named
+        // whose RPATH finds it); more than one when chains differ.
+        var seen = Set<String>()
+        resolved[key] = reached.filter { seen.insert($0.found!).inserted }
+          .map { "\($0.found!) (RPATH of \($0.via))" }.joined(separator: " or ")
       }
-      return nil
-    }
-    var someChains: [String: (via: String, failing: String)] = [:]
-    for key in viaLoader.keys.sorted() {
-      let parts = key.split(separator: "\u{0}").map(String.init)
-      guard let via = viaLoader[key], let failing = failingChain(parts[1], above: parts[0], seen: [parts[0]]) else {
-        continue
-      }
-      resolved[key] = nil
-      someChains[key] = (via, failing)
     }
     return (resolved, someChains)
+  }
+
+  /// What one chain of loaders finds: the bundle path and the ELF whose
+  /// RPATH found it, or no path and the top of the chain.
+  struct ChainOutcome: Hashable, Comparable {
+    var found: String?
+    var via: String
+
+    static func < (a: ChainOutcome, b: ChainOutcome) -> Bool {
+      (a.found ?? "", a.via) < (b.found ?? "", b.via)
+    }
+  }
+
+  /// Every outcome of the chains of loaders above `object` for `name`:
+  /// along each chain (through `loadedBy`, `seen` keeping out cycles, which
+  /// no real load order has), the first DT_RPATH that reaches `name` (an
+  /// ELF with RUNPATH passes none on, but the chain goes on above it, as in
+  /// ld.so); at the top of a chain (an ELF loaded by none of the bundle's:
+  /// a module the interpreter imports, or the interpreter itself), the
+  /// executable's RPATH, each of `executables` being one.
+  static func chainOutcomes(
+    _ name: String, above object: String, seen: Set<String>, loadedBy: [String: Set<String>],
+    elfs: [String: ELFFile], executables: [String], paths: Set<String>
+  ) -> Set<ChainOutcome> {
+    let loaders = (loadedBy[object] ?? []).subtracting(seen).sorted()
+    guard !loaders.isEmpty else {
+      if executables.isEmpty { return [ChainOutcome(found: nil, via: object)] }
+      return Set(
+        executables.map { exe in
+          let found = elfs[exe].flatMap {
+            resolveInBundle(name, from: exe, searchPath: $0.inheritedRPATH, paths: paths)
+          }
+          return found.map { ChainOutcome(found: $0, via: exe) } ?? ChainOutcome(found: nil, via: object)
+        })
+    }
+    var outcomes = Set<ChainOutcome>()
+    for loader in loaders {
+      if let elf = elfs[loader],
+        let found = resolveInBundle(name, from: loader, searchPath: elf.inheritedRPATH, paths: paths)
+      {
+        outcomes.insert(ChainOutcome(found: found, via: loader))
+      } else {
+        outcomes.formUnion(
+          chainOutcomes(
+            name, above: loader, seen: seen.union([loader]), loadedBy: loadedBy, elfs: elfs, executables: executables,
+            paths: paths))
+      }
+    }
+    return outcomes
   }
 
   /// Every unresolved library and every ELF above the glibc floor in one
@@ -481,8 +526,8 @@ public struct AllowlistCheck {
     }
   }
 
-  /// ld.so's rule: DT_RUNPATH applies to the object's own DT_NEEDED only;
-  /// DT_RPATH is used when there is no RUNPATH. Only "$ORIGIN" entries can
+  /// An ELF's own search path: its DT_RUNPATH, or its DT_RPATH when it has
+  /// no RUNPATH (`resolve` adds the chain's). Only "$ORIGIN" entries can
   /// point into the bundle; absolute ones point at the host and do not count.
   /// The bundle path `name` resolves to from `path` through `elf`'s search
   /// path (or `searchPath`: a loader's RPATH), if any.

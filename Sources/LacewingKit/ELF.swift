@@ -35,6 +35,10 @@ public struct ELFFile: Codable, Equatable, Sendable {
   /// paths: DT_RUNPATH, or DT_RPATH when there is no RUNPATH.
   public var searchPath: [String] { runpath.isEmpty ? rpath : runpath }
 
+  /// The DT_RPATH ld.so uses, also for the ELFs this one loads, and theirs:
+  /// none when there is a DT_RUNPATH, which makes ld.so ignore the RPATH.
+  public var inheritedRPATH: [String] { runpath.isEmpty ? rpath : [] }
+
   /// `name` is only used in error messages.
   public init(_ data: Data, name: String) throws(LacewingError) {
     let bytes = LittleEndianBytes(data)

@@ -9,7 +9,8 @@ struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
     abstract: "Fail the build when a bundled ELF needs a library that is neither bundled nor allowlisted.",
     discussion: """
       Reads the ELF files themselves (it never runs them, unlike ldd) and resolves each DT_NEEDED \
-      through $ORIGIN RUNPATHs inside the bundle as ld.so will. Every problem is reported in one run, \
+      through $ORIGIN RPATHs inside the bundle as ld.so will (its own, its loaders', the executable's). \
+      Every problem is reported in one run, \
       each naming the ELF, the library, where the build host has it, and the fix. \
       With --runtime-layer it checks a runtime layer alone, once per runtime, and writes its record (JSON); \
       a bundle's check given that record with --runtime-record reads only the bundle's own layer.

@@ -217,6 +217,101 @@ import Testing
     #expect(elfs.count > 40, "\(elfs.keys.sorted())")
   }
 
+  /// The runtime's interpreter, python/bin/prog here (its RPATH leads to
+  /// python/lib, as make-archive gives every interpreter), dlopens
+  /// ext/m.so, whose deps/libd.so (no search path of its own) needs
+  /// libx.so, in deps/ and python/lib/, and liby.so, only in python/lib/.
+  /// ld.so searches, for libd, the RPATHs of its load chain (m.so's, when
+  /// m.so has DT_RPATH; a DT_RUNPATH passes nothing on), then the
+  /// executable's, and only then LD_LIBRARY_PATH, which names decoys of
+  /// both. The check says which file each resolves to, and it is the file
+  /// the real loader maps: deps/libx.so through m.so's RPATH or, past a
+  /// RUNPATH, python/lib/libx.so through the executable's; python/lib/liby.so
+  /// through the executable's either way.
+  @Test(arguments: [("--disable-new-dtags", "deps/libx.so (RPATH of ext/m.so)"), ("--enable-new-dtags", nil)])
+  func theExecutablesRPATHServesEveryELFLoadedIntoItBeforeLDLibraryPath(dtags: String, libx: String?) throws {
+    let dir = try makeTemporaryDirectory("elf-exe-rpath")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let tree = dir + "/tree"
+    for sub in ["tree/python/bin", "tree/python/lib", "tree/ext", "tree/deps", "decoy"] {
+      try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+    }
+    func gcc(_ out: String, _ source: String, _ flags: [String]) throws {
+      try writeText(source, to: dir + "/src.c")
+      let r = try run("gcc", ["-o", out, dir + "/src.c"] + flags)
+      guard r.status == 0 else { throw TestSetupError("gcc: \(r.stderr)") }
+    }
+    let shared = ["-shared", "-fPIC"]
+    for (lib, value) in [("python/lib/libx", 1), ("deps/libx", 2), ("python/lib/liby", 3)] {
+      let name = String(lib.split(separator: "/").last!.dropFirst(3))
+      try gcc("\(tree)/\(lib).so", "int \(name)(void) { return \(value); }\n", shared)
+      try gcc("\(dir)/decoy/lib\(name).so", "int \(name)(void) { return -1; }\n", shared)
+    }
+    try gcc(
+      tree + "/deps/libd.so", "int x(void); int y(void);\nint d(void) { return x() + y(); }\n",
+      shared + ["-L\(tree)/python/lib", "-lx", "-ly"])
+    try gcc(
+      tree + "/ext/m.so", "int d(void);\nint m(void) { return d(); }\n",
+      shared + ["-L\(tree)/deps", "-ld", "-Wl,\(dtags),-rpath,$ORIGIN/../deps"])
+    // dlopens its argument, as CPython does a module, and says which file
+    // each symbol it is given came from.
+    try gcc(
+      tree + "/python/bin/prog",
+      """
+      #define _GNU_SOURCE
+      #include <dlfcn.h>
+      #include <stdio.h>
+      int main(int argc, char **argv) {
+        void *h = dlopen(argv[1], RTLD_NOW);
+        if (!h) { fprintf(stderr, "%s\\n", dlerror()); return 1; }
+        for (int i = 2; i < argc; i++) {
+          Dl_info info;
+          void *s = dlsym(h, argv[i]);
+          if (!s || !dladdr(s, &info)) return 1;
+          printf("%s %s\\n", argv[i], info.dli_fname);
+        }
+        return 0;
+      }
+
+      """, ["-Wl,--disable-new-dtags,-rpath,$ORIGIN/../lib"])
+
+    let loaded = try run(
+      tree + "/python/bin/prog", [tree + "/ext/m.so", "x", "y"],
+      environment: environment(["LD_LIBRARY_PATH": dir + "/decoy"]))
+    #expect(loaded.status == 0, "\(loaded.stderr)")
+    var mapped: [String: String] = [:]
+    for line in loaded.stdout.split(separator: "\n") {
+      let parts = line.split(separator: " ")
+      mapped[String(parts[0])] = resolvedPath(String(parts[1]))
+    }
+
+    _ = try run("zip", ["-q", "-r", dir + "/p.zip", "python", "ext", "deps"], directory: tree)
+    // The program's unwinder (libc dlopens it) is not this test's subject.
+    try writeText(
+      readText(Repo.root + "/gn_templates/default_allowlist.txt") + AllowlistCheck.unwinder + "\n",
+      to: dir + "/allow.txt")
+    let check = try run(
+      try Repo.tool("ldd-allowlist-check"),
+      [
+        "--label", "//t:exe", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+        dir + "/allow.txt", "--output", dir + "/stamp.txt",
+      ])
+    #expect(check.status == 0, "\(check.stderr)")
+    let stamp = readText(dir + "/stamp.txt")
+    let exe = "python/bin/prog"
+    let expected = [
+      "x": libx ?? "python/lib/libx.so (RPATH of \(exe))", "y": "python/lib/liby.so (RPATH of \(exe))",
+    ]
+    for (symbol, resolution) in expected.sorted(by: { $0.key < $1.key }) {
+      let prefix = "deps/libd.so: lib\(symbol).so => "
+      let line = stamp.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init)
+      #expect(line == prefix + resolution, "\(stamp)")
+      // The check's file is the one ld.so mapped.
+      let target = line.map { String($0.dropFirst(prefix.count).prefix { $0 != " " }) } ?? "?"
+      #expect(mapped[symbol] == resolvedPath(tree + "/" + target), "ld.so: \(mapped), the check: \(stamp)")
+    }
+  }
+
   /// glibc dlopens libgcc_s.so.1 when a thread ends through pthread_exit:
   /// a runtime's program must load it at start (bundled, as DT_NEEDED
   /// through its RUNPATH, which make-archive's `preload` adds) or take it
