@@ -123,6 +123,61 @@ extension E2E {
       #expect(bundled.status == 0 && bundled.stdout == "interactive 42\n", "\(bundled.output)")
     }
 
+    /// The host's libraries on LD_LIBRARY_PATH cannot replace the bundle's:
+    /// every bundled ELF finds its libraries through DT_RPATH, which ld.so
+    /// searches before LD_LIBRARY_PATH (a DT_RUNPATH comes after it). In the
+    /// runtime-only bundle, after `import ssl, pyexpat, ctypes`, and in a
+    /// child started with sys.executable, every libssl, libcrypto, libexpat
+    /// and libffi mapped is the runtime entry's; the child, and a host
+    /// program the test starts, see the caller's LD_LIBRARY_PATH unchanged
+    /// (the stem never touches it).
+    @Test func ldLibraryPathCannotReplaceBundledLibraries() throws {
+      let dir = try makeTemporaryDirectory("ld-library-path")
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      let hostDirs = "/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu"
+      let mapped = """
+        sorted({line.split()[-1] for line in open("/proc/self/maps")
+                if any(n in line for n in ("libssl", "libcrypto", "libexpat", "libffi"))})
+        """
+      let child = """
+        import ssl, pyexpat, ctypes, json, os
+        print(json.dumps({"maps": \(mapped), "variable": os.environ.get("LD_LIBRARY_PATH")}))
+        """
+      let script = """
+        import ssl, pyexpat, ctypes, json, subprocess, sys
+        child = subprocess.run([sys.executable, "-c", sys.argv[1]], capture_output=True, text=True, check=True)
+        host = subprocess.run(["/usr/bin/env"], capture_output=True, text=True, check=True)
+        print(json.dumps({"maps": \(mapped), "child": json.loads(child.stdout),
+                          "env": [l for l in host.stdout.splitlines() if l.startswith("LD_LIBRARY_PATH=")]}))
+        """
+      let r = try run(
+        build.out + "/lacewing_python", ["-c", script, child],
+        environment: environment(["LACEWING_CACHE_DIR": dir + "/cache", "LD_LIBRARY_PATH": hostDirs]))
+      try #require(r.status == 0, "\(r.output)")
+      struct Child: Decodable {
+        var maps: [String]
+        var variable: String?
+      }
+      struct Seen: Decodable {
+        var maps: [String]
+        var child: Child
+        var env: [String]
+      }
+      let seen = try JSONDecoder().decode(Seen.self, from: Data(r.stdout.utf8))
+      let runtimeEntry = resolvedPath(dir + "/cache") + "/" + BundleLayout.runtimeCacheKeyPrefix
+      for (who, maps) in [("the bundle", seen.maps), ("its child", seen.child.maps)] {
+        for name in ["libssl.so", "libcrypto.so", "libexpat.so", "libffi.so"] {
+          let files = maps.filter { ($0 as NSString).lastPathComponent.hasPrefix(name) }
+          #expect(files.count == 1, "\(who) maps \(files) for \(name): \(maps)")
+        }
+        for file in maps {
+          #expect(file.hasPrefix(runtimeEntry) && file.contains("/python/lib/"), "\(who) mapped \(file)")
+        }
+      }
+      #expect(seen.child.variable == hostDirs, "\(r.stdout)")
+      #expect(seen.env == ["LD_LIBRARY_PATH=" + hostDirs], "\(r.stdout)")
+    }
+
     @Test func samePyzRunsUnbundled() throws {
       // The documented non-hermetic mode: extensions via PYTHONPATH, data from
       // rtc_test_runfiles/ next to the pyz.
@@ -284,6 +339,88 @@ extension E2E {
         checked += 1
       }
       #expect(checked > 50, "only \(checked) resolutions compared")
+    }
+
+    /// The same agreement in the bundle's own process, where ld.so searches
+    /// the RPATHs of each library's load chain and the executable's (the
+    /// interpreter every module is loaded into) before LD_LIBRARY_PATH, which
+    /// names the host's copies here: the runtime-only bundle imports every
+    /// lib-dynload module and the test's extension under LD_DEBUG, and each
+    /// library ld.so searched for comes from where the stamp says (another
+    /// of the bundle's ELFs may have loaded it first: ld.so searches for a
+    /// name once, for the first ELF that needs it).
+    @Test func theChecksResolutionIsWhatTheLoaderDoesInTheBundlesProcess() throws {
+      let build = try E2EBuild.get()
+      _ = try build.ninja()
+      let dir = try makeTemporaryDirectory("ld-debug")
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      let cache = dir + "/cache"
+      let script = """
+        import importlib, os, sys
+        dynload = next(p for p in sys.path if p.endswith("lib-dynload"))
+        for name in sorted(os.listdir(dynload)):
+            importlib.import_module(name.split(".")[0])
+        import fidl_codec
+        """
+      let r = try run(
+        build.out + "/lacewing_python", ["-c", script],
+        environment: environment([
+          "LACEWING_CACHE_DIR": cache, "LD_DEBUG": "files,libs", "LD_DEBUG_OUTPUT": dir + "/ld",
+          "LD_LIBRARY_PATH": "/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu",
+        ]))
+      try #require(r.status == 0, "\(r.output)")
+      let entries = try FileManager.default.contentsOfDirectory(atPath: cache).map { resolvedPath(cache + "/" + $0) }
+      /// The bundle path of an extracted file, nil outside the cache.
+      func bundlePath(_ file: String) -> String? {
+        let real = resolvedPath(file)
+        return entries.lazy.compactMap { real.hasPrefix($0 + "/") ? String(real.dropFirst($0.count + 1)) : nil }.first
+      }
+      let stamp = readText(build.out + "/gen/testdata/suite/lacewing_python.hermeticity.txt")
+      let logs = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("ld.") }
+      #expect(logs.count == 1, "\(logs)")
+      var checked = 0
+      for log in logs {
+        // "file=NAME [0];  needed by ELF [0]", the "trying file=" lines of
+        // the search, "file=NAME [0];  generating link map" when it is mapped.
+        var needed: (name: String, by: String)?
+        var tried: String?
+        for line in readText(dir + "/" + log).split(separator: "\n") {
+          let text = line.drop { $0 != "\t" }.dropFirst()
+          if let range = text.range(of: " [0];  needed by ") {
+            needed = (
+              String(text.dropFirst("file=".count)[..<range.lowerBound]),
+              String(text[range.upperBound...].prefix { $0 != " " })
+            )
+            tried = nil
+          } else if text.hasPrefix("  trying file=") {
+            tried = String(text.dropFirst("  trying file=".count))
+          } else if let needed, text == "file=\(needed.name) [0];  generating link map" {
+            defer { tried = nil }
+            guard let elf = bundlePath(needed.by) else {
+              Issue.record("\(needed.by), which needs \(needed.name), is not the bundle's")
+              continue
+            }
+            let prefix = "\(elf): \(needed.name) => "
+            guard let resolution = stamp.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
+              Issue.record("the stamp has no line for \(prefix)")
+              continue
+            }
+            let outcome = resolution.dropFirst(prefix.count)
+            let found = tried.flatMap(bundlePath)
+            if outcome == "allowlisted" {
+              #expect(found == nil, "\(elf): \(needed.name) is allowlisted but ld.so took the bundle's \(tried ?? "")")
+            } else {
+              // "path", "path (RPATH of elf)", or several joined by " or ".
+              let candidates = outcome.components(separatedBy: " or ").map { String($0.prefix { $0 != " " }) }
+              #expect(
+                found.map(candidates.contains) == true,
+                "\(elf): \(needed.name): ld.so \(tried ?? "?"), check \(outcome)")
+            }
+            checked += 1
+          }
+        }
+      }
+      #expect(checked >= 10, "only \(checked) resolutions compared")
     }
 
     /// The bundle's check takes the runtime layer from the runtime's record
