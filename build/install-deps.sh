@@ -10,7 +10,7 @@ packages=(
   libssl-dev       # and hash payloads with libcrypto's SHA-256
   zlib1g-dev       # libz.a: the static stem inflates with zlib
   musl-dev         # and links musl, not glibc (a third of the size)
-  patchelf         # $ORIGIN RUNPATHs on bundled ELFs
+  patchelf         # $ORIGIN RPATHs on bundled ELFs
   python3.11       # the default runtime to bundle
   python3.11-dev   # its headers, for the test's C extension
   libpython3.11-dev  # libpython3.11.so: the tests link a shared-libpython interpreter
