@@ -1,5 +1,6 @@
-// libFuzzer harness over the stem's own bundle and zip parsing, compiled
-// from the stem's sources as regular (non-Embedded) Swift with ASan.
+// libFuzzer harness over the stem's own bundle and zip parsing, and its
+// reading of host libraries (HostCheck), compiled from the stem's sources
+// as regular (non-Embedded) Swift with ASan.
 // Each input is a whole bundle file as the stem would map it; everything it
 // holds is extracted into a private scratch dir, then removed.
 import StemSupport
@@ -12,6 +13,16 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     scratch = CPath(getenvString("LACEWING_FUZZ_SCRATCH") ?? "/tmp").appending("lacewing-fuzz-\(getpid())")
   }
   let root = scratch!
+  // The host check reads a host library's bytes, as untrusted as these,
+  // from a file: this input, written to one.
+  let library = root.appending("library")
+  let fd = library.withCString { lw_open($0, O_RDWR | O_CREAT | O_TRUNC, 0o600) }
+  if fd >= 0 {
+    _ = write(fd, data, size)
+    _ = VersionDefinitions(fd, size: size, node: "GLIBC_2.34")
+    close(fd)
+    _ = library.withCString { unlink($0) }
+  }
   do throws(StemFailure) {
     let bundle = try BundleImage(path: CPath("<fuzz input>"), base: UnsafeRawPointer(data), size: size)
     let zip = try bundle.zip()

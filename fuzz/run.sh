@@ -2,8 +2,9 @@
 # Builds a libFuzzer + ASan harness and runs it.
 #   fuzz/run.sh [--harness stem|elf|wheel] [SECONDS | -runs=N]
 # stem (the default): the stem's bundle, config and zip parsing and its
-#   extraction; seeds are real bundles built from Info-ZIP and libzip
-#   payloads, made here.
+#   extraction, and its reading of a host library's version definitions
+#   (the host check); seeds are real bundles built from Info-ZIP and libzip
+#   payloads, made here, and glibc's small stub libraries.
 # elf: the tools' ELF reader; seeds are heads of this machine's python3.11
 #   and some of its shared objects.
 # wheel: what the tools read from a wheel (names, WHEEL, each .so's ELF
@@ -123,7 +124,7 @@ if [ ! -x "$work/stem-fuzzer" ] || [ -n "$(find Sources/lacewing-stem Sources/St
     Sources/LacewingFormat/lacewing_format.c -o "$work/lacewing_format.o"
   swiftc -sanitize=fuzzer,address -parse-as-library -O -g -suppress-warnings \
     -Xcc -fmodule-map-file="$work/module/module.modulemap" -Xcc -I"$PWD/Sources/LacewingFormat/include" \
-    fuzz/StemFuzzer.swift Sources/lacewing-stem/{Sys,BundleImage,ZipReader,Extractor,PackExtractor}.swift \
+    fuzz/StemFuzzer.swift Sources/lacewing-stem/{Sys,BundleImage,ZipReader,Extractor,PackExtractor,HostCheck}.swift \
     "$work"/{stem_support,zstd_decoder,sha256,lacewing_format}.o -lz -o "$work/stem-fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
 fi
 
@@ -153,6 +154,13 @@ if [ -z "$(ls -A "$work/corpus")" ]; then
   "$tools/fuse-stub" --stem "$seed/stem" --payload "$seed/runtime.zip" --manifest "$seed/rt.json" \
     --runtime-index "$seed/index.json" --shared-runtime --output "$work/corpus/packed"
 fi
+
+# Every input is also read as a host library by the host check: seeds are
+# glibc's small stub libraries, whose version definitions fit in max_len.
+for lib in libpthread.so.0 librt.so.1; do
+  f=/lib/x86_64-linux-gnu/$lib
+  [ -f "$f" ] && [ ! -f "$work/corpus/host-$lib" ] && head -c 16384 "$f" > "$work/corpus/host-$lib"
+done
 
 exec "$work/stem-fuzzer" "${limit[@]}" -max_len=16384 -timeout=10 -print_final_stats=1 \
   -artifact_prefix="$work/" "$work/corpus"

@@ -30,6 +30,9 @@ public struct AllowlistCheck {
     public var maxGlibc: String?
     /// Highest GLIBCXX_x.y.z allowed when libstdc++ comes from the host; nil: no floor.
     public var maxGlibcxx: String?
+    /// Where to write what the bundle needs of its host (`HostNeeds`, JSON),
+    /// for fuse-stub; a bundle's check only.
+    public var hostNeeds: String?
 
     public init(label: String, subject: Subject, allowlistFile: String) {
       self.label = label
@@ -74,6 +77,48 @@ public struct AllowlistCheck {
     }
   }
 
+  /// What a bundle needs of the host it runs on, for the stem's host check
+  /// (lacewing_format.h, "loader", "glibc", "glibc_library"): written by a
+  /// bundle's check, which has every ELF of the bundle parsed, and read by
+  /// fuse-stub into the bundle's config.
+  public struct HostNeeds: Codable, Equatable, Sendable {
+    /// The highest GLIBC_ symbol version any ELF of the bundle needs from a
+    /// host library (an allowlisted one: a bundled library's needs are met
+    /// by the bundle).
+    public struct Glibc: Codable, Equatable, Sendable {
+      /// Its number: "2.34" for GLIBC_2.34.
+      public var version: String
+      /// The library it is needed from (the version need's file name, e.g.
+      /// "libm.so.6"): ld.so checks the version in that library.
+      public var library: String
+      /// The first ELF that needs it, for people.
+      public var neededBy: String
+
+      public init(version: String, library: String, neededBy: String) {
+        self.version = version
+        self.library = library
+        self.neededBy = neededBy
+      }
+    }
+
+    public var glibc: Glibc?
+    /// The program interpreter (PT_INTERP) of each program of the bundle
+    /// that has one, by bundle path: the interpreter's is the loader the
+    /// host must have.
+    public var loaders: [String: String]
+
+    public init(glibc: Glibc? = nil, loaders: [String: String] = [:]) {
+      self.glibc = glibc
+      self.loaders = loaders
+    }
+
+    public static func read(_ path: String) throws(LacewingError) -> HostNeeds {
+      try JSONFile.read(HostNeeds.self, path, what: "host needs file (ldd-allowlist-check --host-needs)")
+    }
+
+    public var json: Data { JSONFile.encode(self) }
+  }
+
   public struct Problem: Equatable, CustomStringConvertible {
     public var elf: String
     public var library: String
@@ -112,6 +157,11 @@ public struct AllowlistCheck {
     public var glibcFloor: GlibcVersion?
     /// GLIBCXX_ and CXXABI_ maxima, reported when the host's libstdc++ is used.
     public var maxCxx: [(version: SymbolVersion, elf: String)] = []
+    /// The highest GLIBC_ version needed from a host (allowlisted) library,
+    /// the library and the first ELF needing it.
+    public var hostGlibc: (version: GlibcVersion, library: String, elf: String)?
+    /// Each program's PT_INTERP, by bundle path.
+    public var loaders: [String: String] = [:]
     /// "elf: library => bundle path | allowlisted", one per DT_NEEDED.
     public var resolutions: [String] = []
 
@@ -122,7 +172,18 @@ public struct AllowlistCheck {
       if let g = maxGlibc { s += "highest symbol version: \(g.version) (needed by \(g.elf))\n" }
       s += "glibc floor: \(glibcFloor.map(\.description) ?? "none")\n"
       for c in maxCxx { s += "highest symbol version: \(c.version) (needed by \(c.elf))\n" }
+      if let h = hostGlibc { s += "host glibc: \(h.version) in \(h.library) (needed by \(h.elf))\n" }
+      for path in loaders.keys.sorted() { s += "program interpreter of \(path): \(loaders[path]!)\n" }
       return s + resolutions.map { $0 + "\n" }.joined()
+    }
+
+    /// What the stem must find on the host (`HostNeeds`).
+    public var hostNeeds: HostNeeds {
+      HostNeeds(
+        glibc: hostGlibc.map {
+          .init(
+            version: $0.version.parts.map(String.init).joined(separator: "."), library: $0.library, neededBy: $0.elf)
+        }, loaders: loaders)
     }
   }
 
@@ -212,6 +273,7 @@ public struct AllowlistCheck {
       try output.writeDepfile(inputs: [zip, options.allowlistFile] + options.manifests)
     case .bundle(let stem, let payload, let runtimeRecord):
       try output.write(Data(report.summary.utf8))
+      if let path = options.hostNeeds { try OutputFile.write(report.hostNeeds.json, to: path) }
       try output.writeDepfile(
         inputs: [stem, payload, options.allowlistFile] + options.manifests + (runtimeRecord.map { [$0] } ?? []))
     }
@@ -250,7 +312,8 @@ public struct AllowlistCheck {
     report.resolutions += dlopens.lines
     let aboveFloor = try glibcAboveFloor(&report, of: subject.elfs, options: options)
     try failOnProblems(problems, dlopens: dlopens.problems, aboveFloor: aboveFloor, options: options)
-    try checkCxxVersions(&report, of: subject.elfs, hostCxx: allowlist.contains("libstdc++.so.6"), options: options)
+    try checkHostVersions(&report, of: subject.elfs, allowlist: allowlist, options: options)
+    for (path, elf) in subject.elfs { report.loaders[path] = elf.interpreter }
     return report
   }
 
@@ -502,13 +565,24 @@ public struct AllowlistCheck {
     + "CPython built in that sysroot; wheels: ones tagged for that glibc or older), or raise lacewing_max_glibc "
     + "(a bundle's or runtime's max_glibc)"
 
-  /// When the host provides libstdc++, records the highest GLIBCXX_ and
-  /// CXXABI_ versions any ELF needs of it, and holds them to the floor.
-  private static func checkCxxVersions(
-    _ report: inout Report, of elfs: [(path: String, elf: ELFFile)], hostCxx: Bool, options: Options
+  /// Records the highest glibc version needed from a host (allowlisted)
+  /// library, with that library, for the stem's host check; and when the
+  /// host provides libstdc++, the highest GLIBCXX_ and CXXABI_ versions any
+  /// ELF needs of it, held to their floor.
+  private static func checkHostVersions(
+    _ report: inout Report, of elfs: [(path: String, elf: ELFFile)], allowlist: Set<String>, options: Options
   ) throws(LacewingError) {
+    let hostCxx = allowlist.contains("libstdc++.so.6")
     var maxCxx: [String: (version: SymbolVersion, elf: String)] = [:]
     for (path, elf) in elfs {
+      // The first ELF and library (by name) needing the highest version:
+      // the same on every run.
+      for library in elf.versionNeeds.keys.sorted() where allowlist.contains(library) {
+        let versions = elf.versionNeeds[library]!.compactMap { GlibcVersion(symbolVersion: $0) }
+        if let v = versions.max(), report.hostGlibc.map({ $0.version < v }) ?? true {
+          report.hostGlibc = (v, library, path)
+        }
+      }
       // libstdc++'s versions matter only when the host provides it.
       guard hostCxx && elf.needed.contains("libstdc++.so.6") else { continue }
       for family in ["GLIBCXX_", "CXXABI_"] {

@@ -15,6 +15,9 @@ public struct ELFFile: Codable, Equatable, Sendable {
   /// False for a static executable (no PT_DYNAMIC).
   public var isDynamic = false
   public var hasInterpreter = false
+  /// The program interpreter (PT_INTERP) a program asks the kernel for, its
+  /// dynamic loader, e.g. "/lib64/ld-linux-x86-64.so.2"; nil without one.
+  public var interpreter: String?
 
   /// An ELF with no dynamic section, to fill in by hand.
   public init() {}
@@ -46,7 +49,12 @@ public struct ELFFile: Codable, Equatable, Sendable {
     guard bytes.count >= 64, ELFFile.isELF(data) else { throw bad("no ELF header") }
     guard bytes[4] == 2, bytes[5] == 1 else { throw bad("only 64-bit little-endian ELF is supported") }
     let segments = try Segments(bytes, bad: bad)
-    hasInterpreter = segments.hasInterpreter
+    hasInterpreter = segments.interpreter != nil
+    if let (offset, size) = segments.interpreter {
+      guard bytes.contains(offset, length: size) else { throw bad("program interpreter out of range") }
+      let path = bytes.slice(offset..<(offset + size)).prefix { $0 != 0 }
+      interpreter = String(decoding: path, as: UTF8.self)
+    }
     guard let dynamic = segments.dynamic else { return }
     isDynamic = true
     let table = try DynamicTable(bytes, at: dynamic, segments: segments, bad: bad)
@@ -105,7 +113,7 @@ public struct SymbolVersion: Comparable, CustomStringConvertible, Sendable {
 public typealias GlibcVersion = SymbolVersion
 
 /// The program headers: what is loaded where, the dynamic section, and
-/// whether there is a PT_INTERP.
+/// the PT_INTERP.
 private struct Segments {
   struct Load {
     var vaddr: Int
@@ -115,7 +123,8 @@ private struct Segments {
 
   var loads: [Load] = []
   var dynamic: (offset: Int, size: Int)?
-  var hasInterpreter = false
+  /// PT_INTERP: where the loader's path is, NUL-terminated.
+  var interpreter: (offset: Int, size: Int)?
 
   init(_ bytes: LittleEndianBytes, bad: (String) -> LacewingError) throws(LacewingError) {
     let phoff = bytes.u64(32)
@@ -137,7 +146,7 @@ private struct Segments {
         }
         loads.append(Load(vaddr: vaddr, offset: offset, filesz: filesz))
       case 2: dynamic = (offset, filesz)
-      case 3: hasInterpreter = true
+      case 3: interpreter = (offset, filesz)
       default: break
       }
     }

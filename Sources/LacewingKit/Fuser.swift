@@ -36,6 +36,9 @@ public enum Fuser {
     /// Inputs that must exist first (the allowlist check's stamp), for the
     /// depfile.
     public var after: [String] = []
+    /// What the bundle needs of its host (ldd-allowlist-check --host-needs):
+    /// the interpreter's loader and the glibc floor go into the config.
+    public var hostNeeds: String?
 
     public init(stem: String, payload: String, manifest: String) {
       self.stem = stem
@@ -55,6 +58,7 @@ public enum Fuser {
   public static func run(_ options: Options, output: ActionOutput) throws(LacewingError) {
     let manifest = try BundleManifest.read(options.manifest)
     var (config, pyzs) = try config(options, interpreter: manifest.interpreter)
+    if let path = options.hostNeeds { config.require(try AllowlistCheck.HostNeeds.read(path)) }
     // The config's own mistakes first: they need no file read.
     try validate(config, against: nil)
     let stem = try FS.read(options.stem, what: "stem")
@@ -77,13 +81,13 @@ public enum Fuser {
       let report = try SizeReport(
         bundle: FS.basename(output.path), stemBytes: stem.count, payload: payload,
         configBytes: config.encoded.count, trailerBytes: Int(LW_TRAILER_SIZE), totalBytes: bundle.count,
-        packed: packed)
+        packed: packed, host: config.hostNeeds)
       if let path = options.sizeReport { try OutputFile.write(report.json, to: path) }
       if let path = options.sizeTable { try OutputFile.write(Data(report.table.utf8), to: path) }
     }
     try output.writeDepfile(
       inputs: [options.stem, options.payload, options.manifest] + options.testLists + pyzs
-        + (options.runtimeIndex.map { [$0] } ?? []) + options.after)
+        + (options.runtimeIndex.map { [$0] } ?? []) + options.after + (options.hostNeeds.map { [$0] } ?? []))
   }
 
   /// The bundle's config from the options and the test lists, and every
@@ -134,10 +138,16 @@ public enum Fuser {
     public var tests: [(name: String, path: String)]
     /// The runtime layer's key (hex SHA-256), when it is extracted apart.
     public var runtime: String?
+    /// The interpreter's PT_INTERP, which the host must have.
+    public var loader: String?
+    /// The highest GLIBC_ version needed from a host library ("2.34") and
+    /// that library ("libc.so.6"), which the stem finds on the host.
+    public var glibc: (version: String, library: String)?
 
     public init(
       interpreter: String, arguments: [String] = [], main: String?, env: [String] = [],
-      tests: [(name: String, path: String)] = [], runtime: String? = nil
+      tests: [(name: String, path: String)] = [], runtime: String? = nil, loader: String? = nil,
+      glibc: (version: String, library: String)? = nil
     ) {
       self.interpreter = interpreter
       self.arguments = arguments
@@ -145,6 +155,21 @@ public enum Fuser {
       self.env = env
       self.tests = tests
       self.runtime = runtime
+      self.loader = loader
+      self.glibc = glibc
+    }
+
+    /// Takes the interpreter's loader and the glibc floor from what the
+    /// allowlist check found.
+    mutating func require(_ needs: AllowlistCheck.HostNeeds) {
+      loader = needs.loaders[interpreter]
+      glibc = needs.glibc.map { ($0.version, $0.library) }
+    }
+
+    /// The config's host needs, for the size report.
+    var hostNeeds: SizeReport.HostNeeds? {
+      guard loader != nil || glibc != nil else { return nil }
+      return SizeReport.HostNeeds(loader: loader, glibc: glibc?.version, glibcLibrary: glibc?.library)
     }
 
     public static func == (a: Config, b: Config) -> Bool { a.encoded == b.encoded }
@@ -155,6 +180,8 @@ public enum Fuser {
       pairs += env.map { (LW_CONFIG_ENV, $0) }
       pairs += tests.map { (LW_CONFIG_TEST, $0.name + "=" + $0.path) }
       if let runtime { pairs.append((LW_CONFIG_RUNTIME, runtime)) }
+      if let loader { pairs.append((LW_CONFIG_LOADER, loader)) }
+      if let glibc { pairs += [(LW_CONFIG_GLIBC, glibc.version), (LW_CONFIG_GLIBC_LIBRARY, glibc.library)] }
       var data = Data()
       for (key, value) in pairs {
         data.append(contentsOf: Array(key.utf8) + [0] + Array(value.utf8) + [0])
@@ -192,6 +219,19 @@ public enum Fuser {
           .badInput, "env entries '\(other)' and '\(entry)' set one variable two ways; tests of one bundle share env")
       }
       envNames[entry[..<eq]] = entry
+    }
+    if let loader = config.loader, !loader.hasPrefix("/") || loader.contains("\0") {
+      throw LacewingError(.badInput, "the interpreter's loader '\(loader)' is not an absolute path")
+    }
+    if let glibc = config.glibc {
+      let parts = glibc.version.split(separator: ".", omittingEmptySubsequences: false)
+      let digits = parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy { ("0"..."9").contains($0) } }
+      guard parts.count >= 2, parts.count <= 3, digits else {
+        throw LacewingError(.badInput, "the glibc version '\(glibc.version)' is not x.y or x.y.z")
+      }
+      guard !glibc.library.isEmpty, !glibc.library.contains("/"), !glibc.library.contains("\0"),
+        glibc.library != ".", glibc.library != ".."
+      else { throw LacewingError(.badInput, "the glibc library '\(glibc.library)' is not a file name") }
     }
     guard config.encoded.count <= Int(LW_CONFIG_MAX_SIZE) else {
       throw LacewingError(.badInput, "the bundle config exceeds \(LW_CONFIG_MAX_SIZE) bytes; use fewer env entries")

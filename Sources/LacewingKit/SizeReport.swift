@@ -24,8 +24,36 @@ public struct SizeReport: Codable, Equatable, Sendable {
     public var uncompressedBytes: Int
   }
 
+  /// What the bundle needs of the host it runs on (its config's "loader",
+  /// "glibc" and "glibc_library"), which the stem checks at every start.
+  public struct HostNeeds: Codable, Equatable, Sendable {
+    public var loader: String?
+    /// "2.34": GLIBC_2.34 or newer.
+    public var glibc: String?
+    /// Where the stem looks for that version: "libc.so.6".
+    public var glibcLibrary: String?
+
+    public init(loader: String?, glibc: String?, glibcLibrary: String?) {
+      self.loader = loader
+      self.glibc = glibc
+      self.glibcLibrary = glibcLibrary
+    }
+
+    /// One line for the table.
+    var text: String {
+      var parts: [String] = []
+      if let glibc {
+        parts.append("glibc \(glibc) or newer (GLIBC_\(glibc)" + (glibcLibrary.map { " in " + $0 } ?? "") + ")")
+      }
+      if let loader { parts.append("the loader " + loader) }
+      return "needs " + parts.joined(separator: " and ")
+    }
+  }
+
   public var bundle: String
   public var totalBytes: Int
+  /// nil: a bundle whose interpreter needs nothing checked (static, a script).
+  public var host: HostNeeds?
   public var categories: [Category]
   public var largest: [Item]
 
@@ -65,7 +93,7 @@ public struct SizeReport: Codable, Equatable, Sendable {
   /// up to: each is counted from what it is made of, never as a remainder.
   public init(
     bundle: String, stemBytes: Int, payload: Data, configBytes: Int, trailerBytes: Int, totalBytes: Int,
-    packed: [PayloadArchive.PackedFile] = [], largestCount: Int = 15
+    packed: [PayloadArchive.PackedFile] = [], host: HostNeeds? = nil, largestCount: Int = 15
   ) throws(LacewingError) {
     let entries = try ZipIndex.entries(payload)
     let directoryBytes = payload.count - (try ZipIndex.centralDirectoryOffset(payload))
@@ -107,6 +135,7 @@ public struct SizeReport: Codable, Equatable, Sendable {
     }
     self.bundle = bundle
     self.totalBytes = totalBytes
+    self.host = host
     self.categories = SizeReport.categoryNames.map { sums[$0]! }.filter { $0.files > 0 || $0.bytes > 0 }
     // Packed files rank by what they expand to: the pack has no per-file size.
     self.largest = Array(
@@ -122,7 +151,9 @@ public struct SizeReport: Codable, Equatable, Sendable {
       let fill = String(repeating: " ", count: max(0, n - s.count))
       return left ? fill + s : s + fill
     }
-    var out = "\(bundle): \(totalBytes) bytes (\(mb(totalBytes)))\n\n"
+    var out = "\(bundle): \(totalBytes) bytes (\(mb(totalBytes)))\n"
+    if let host { out += host.text + "\n" }
+    out += "\n"
     out +=
       pad("category", 32) + pad("files", 7, left: true) + pad("in bundle", 12, left: true)
       + pad("extracted", 12, left: true) + pad("share", 8, left: true) + "\n"

@@ -149,3 +149,29 @@ public func writeCatInterpreter(to path: String) throws {
     atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
   try writeExecutable(Data(catInterpreter.utf8), to: path)
 }
+
+/// Runs `program` (a path inside `root`) chrooted in `root`, in a private
+/// mount namespace, with exactly `env` (the tests run as root). With
+/// `proc`, a fresh /proc is mounted on the root's /proc first, as on any
+/// host; without, the root's /proc is whatever the root holds (an empty
+/// directory, say): a host with no /proc mounted. With `devices`,
+/// /dev/null and /dev/urandom are bound from this host and /dev/shm is a
+/// fresh tmpfs. The mount points must exist in the root.
+public func runInRoot(
+  _ root: String, _ program: String, _ args: [String] = [], env: [String: String] = [:], proc: Bool = true,
+  devices: Bool = false
+) throws -> ProcessResult {
+  let envArgs = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+  var mounts: [String] = []
+  if proc { mounts.append("mount -t proc proc \"$1/proc\"") }
+  if devices {
+    mounts += [
+      "mount --bind /dev/null \"$1/dev/null\"", "mount --bind /dev/urandom \"$1/dev/urandom\"",
+      "mount -t tmpfs -o mode=1777 tmpfs \"$1/dev/shm\"",
+    ]
+  }
+  let script = (mounts + ["shift", "exec env -i \"$@\""]).joined(separator: " && ")
+  return try run(
+    "unshare",
+    ["--mount", "--fork", "sh", "-c", script, "sh", root] + envArgs + ["/usr/sbin/chroot", root, program] + args)
+}

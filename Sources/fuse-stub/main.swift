@@ -14,7 +14,9 @@ struct FuseStub: ParsableCommand, DescribesOutput {
       test is the one named like the link the bundle was run through, or argv[1]. The trailer holds \
       the SHA-256 of payload and config, which keys the stem's extraction cache; with \
       --shared-runtime the runtime layer (python/) gets a cache entry of its own, keyed by its own \
-      digest. --env values are paths relative to the extraction root; the stem makes them absolute.
+      digest. --env values are paths relative to the extraction root; the stem makes them absolute. With \
+      --host-needs the stem first checks that the host can run the interpreter (its loader, the glibc \
+      version it needs, /proc) and extracts nothing when it cannot.
       """ + exitStatusHelp(.badInput, .io))
   static let outputHelp = "the executable"
 
@@ -67,6 +69,13 @@ struct FuseStub: ParsableCommand, DescribesOutput {
   @Option(help: "An input that must exist first, e.g. the allowlist check's stamp; repeatable.")
   var after: [String] = []
 
+  @Option(
+    help: """
+      What the bundle needs of its host (ldd-allowlist-check --host-needs): the interpreter's loader and the \
+      highest GLIBC version needed, with its library, go into the config, for the stem's check of the host.
+      """)
+  var hostNeeds: String?
+
   @OptionGroup var output: OutputOptions<Self>
 
   func run() throws {
@@ -86,6 +95,7 @@ struct FuseStub: ParsableCommand, DescribesOutput {
     options.runtimeIndex = runtimeIndex
     options.env = env
     options.after = after
+    options.hostNeeds = hostNeeds
     return options
   }
 }

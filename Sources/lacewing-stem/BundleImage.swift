@@ -8,12 +8,16 @@ struct BundleImage {
   let trailer: lw_trailer
   let payload: UnsafeRawBufferPointer
   let config: BundleConfig
+  /// False when /proc/self/exe could not be opened (no /proc mounted, as a
+  /// rule) and the bundle was found through AT_EXECFN: the host check's cue.
+  var throughProc = true
 
   /// Maps the executable this process runs from. /proc/self/exe is exact even
   /// when argv[0] lies; AT_EXECFN covers hosts with no /proc mounted.
   static func openSelf() throws(StemFailure) -> BundleImage {
     var path = CPath("/proc/self/exe")
     var fd = path.withCString { lw_open($0, O_RDONLY | O_CLOEXEC, 0) }
+    let throughProc = fd >= 0
     if fd < 0, let execfn = getauxval(UInt(AT_EXECFN)) as UInt?, execfn != 0 {
       path = CPath(cString: UnsafePointer<CChar>(bitPattern: UInt(execfn))!)
       fd = path.withCString { lw_open($0, O_RDONLY | O_CLOEXEC, 0) }
@@ -27,7 +31,9 @@ struct BundleImage {
     guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), lw_mmap_failed(map) == 0 else {
       throw .system("cannot map", path)
     }
-    return try BundleImage(path: path, base: UnsafeRawPointer(map), size: size)
+    var image = try BundleImage(path: path, base: UnsafeRawPointer(map), size: size)
+    image.throughProc = throughProc
+    return image
   }
 
   init(path: CPath, base: UnsafeRawPointer, size: Int) throws(StemFailure) {
@@ -86,6 +92,12 @@ struct BundleConfig {
   var tests: [(name: String, path: String)] = []
   /// The runtime layer's digest (hex), when it has a cache entry of its own.
   var runtime: String?
+  /// What the interpreter needs of the host (lacewing_format.h): its
+  /// loader, an absolute path; the highest GLIBC_ version it needs ("2.34")
+  /// and the host library it is needed from ("libc.so.6").
+  var loader: String?
+  var glibc: String?
+  var glibcLibrary: String?
 
   init(parsing bytes: UnsafeRawBufferPointer) throws(StemFailure) {
     var strings: [String] = []
@@ -117,10 +129,29 @@ struct BundleConfig {
           value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
         else { throw .corrupt("config runtime digest is not \(LW_RUNTIME_DIGEST_HEX) hex digits") }
         runtime = value
+      } else if same(key, LW_CONFIG_LOADER) {
+        guard value.utf8.first == 0x2F else { throw .corrupt("config loader is not an absolute path") }
+        loader = value
+      } else if same(key, LW_CONFIG_GLIBC) {
+        // It becomes part of a version name: "2.34" or "2.2.5", nothing else.
+        var text = value
+        guard text.withUTF8({ VersionDefinitions.number(UnsafeRawBufferPointer($0)) }) > 0 else {
+          throw .corrupt("config glibc version is not x.y")
+        }
+        glibc = value
+      } else if same(key, LW_CONFIG_GLIBC_LIBRARY) {
+        // It is looked up in the host's library directories: a file name only.
+        guard !value.isEmpty, value.utf8.allSatisfy({ $0 != 0x2F }), !same(value, "."), !same(value, "..") else {
+          throw .corrupt("config glibc library is not a file name")
+        }
+        glibcLibrary = value
       }
       i += 2
     }
     guard !interpreter.isEmpty else { throw .corrupt("config names no interpreter") }
     if let main, main.isEmpty { throw .corrupt("config names an empty main") }
+    guard (glibc == nil) == (glibcLibrary == nil) else {
+      throw .corrupt("config has one of glibc and glibc_library without the other")
+    }
   }
 }

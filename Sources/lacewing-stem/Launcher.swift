@@ -57,6 +57,9 @@ struct Launcher {
   }
 
   func run() throws(StemFailure) -> Never {
+    // Before any directory is made, in every mode: a host that cannot run
+    // the interpreter gets one line and nothing extracted.
+    try HostCheck.run(bundle)
     if let mode = getenvString("LACEWING_EXTRACT"), same(mode, "temp") { try runTemporary() }
     // Read before anything runs, so a bad value fails every start alike.
     let policy = try Cache.Policy.fromEnvironment()

@@ -45,6 +45,10 @@ enum Stem {
     for test in bundle.config.tests { out += "test " + test.name + "=" + test.path + "\n" }
     for e in bundle.config.env { out += "env " + e + "\n" }
     if let runtime = bundle.config.runtime { out += "runtime " + runtime + "\n" }
+    if let loader = bundle.config.loader { out += "loader " + loader + "\n" }
+    if let glibc = bundle.config.glibc, let library = bundle.config.glibcLibrary {
+      out += "glibc " + glibc + "\nglibc_library " + library + "\n"
+    }
     for entry in zip.entries {
       let crc = withUnsafeBytes(of: entry.crc.bigEndian) { hex($0) }
       out +=

@@ -58,12 +58,20 @@ struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
   @Option(help: "The highest GLIBCXX symbol version allowed when libstdc++ is allowlisted, e.g. 3.4.30.")
   var maxGlibcxx: String?
 
+  @Option(
+    help: """
+      Where to write what the bundle needs of its host (JSON: the highest GLIBC version needed from a host \
+      library, that library, each program's loader), for fuse-stub --host-needs (a bundle's check).
+      """)
+  var hostNeeds: String?
+
   @OptionGroup var output: OutputOptions<Self>
 
   func validate() throws {
     if runtimeLayer != nil {
-      guard stem == nil, payload == nil, runtimeRecord == nil else {
-        throw ValidationError("--runtime-layer checks a runtime alone: not with --stem, --payload or --runtime-record")
+      guard stem == nil, payload == nil, runtimeRecord == nil, hostNeeds == nil else {
+        throw ValidationError(
+          "--runtime-layer checks a runtime alone: not with --stem, --payload, --runtime-record or --host-needs")
       }
     } else if stem == nil || payload == nil {
       throw ValidationError("give --stem and --payload (a bundle), or --runtime-layer (a runtime)")
@@ -86,6 +94,7 @@ struct LddAllowlistCheck: ParsableCommand, DescribesOutput {
     options.hostLibDirs = hostLibDirs
     options.maxGlibc = maxGlibc
     options.maxGlibcxx = maxGlibcxx
+    options.hostNeeds = hostNeeds
     return options
   }
 }

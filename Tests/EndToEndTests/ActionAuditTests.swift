@@ -166,8 +166,10 @@ extension E2E {
         let outputPath = ((buildDir + "/" + output) as NSString).standardizingPath
         let depfile = action.value("--depfile")
         // Everything the action is told to write: its outputs and depfile.
+        // --host-needs is an output of the check and an input of fuse-stub.
         let writable = Set(
-          ["--output", "--depfile", "--exclusion-report", "--pack-index", "--size-report", "--size-table"]
+          (["--output", "--depfile", "--exclusion-report", "--pack-index", "--size-report", "--size-table"]
+            + (action.tool == "ldd-allowlist-check" ? ["--host-needs"] : []))
             .compactMap(action.value).map {
               ((buildDir + "/" + $0) as NSString).standardizingPath
             })

@@ -87,7 +87,8 @@ final class E2EBuild: Sendable {
 }
 
 /// A root with only the allowlisted libraries, the loader and /proc: no
-/// Python, no /usr. Bundles run in it through a private mount namespace.
+/// Python, no /usr. Bundles run in it through a private mount namespace
+/// (`runInRoot`), with /proc mounted or, for the host check, not.
 /// With `devices` it also has what every real host has and some programs
 /// need: /dev/null, /dev/urandom (gRPC's core aborts without it) and
 /// /dev/shm (multiprocessing's locks); without, it is barer than any host,
@@ -139,17 +140,12 @@ struct PythonlessRoot {
     return found
   }
 
-  /// Runs `/<bundle> args` inside the root with exactly `env`.
-  func run(_ bundle: String, _ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
-    let envArgs = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-    let mounts =
-      devices
-      ? " && mount --bind /dev/null \"$1/dev/null\" && mount --bind /dev/urandom \"$1/dev/urandom\""
-        + " && mount -t tmpfs -o mode=1777 tmpfs \"$1/dev/shm\"" : ""
-    let script = "mount -t proc proc \"$1/proc\"" + mounts + " && shift && exec env -i \"$@\""
-    return try LacewingTestSupport.run(
-      "unshare",
-      ["--mount", "--fork", "sh", "-c", script, "sh", path] + envArgs + ["/usr/sbin/chroot", path, "/" + bundle] + args)
+  /// Runs `/<bundle> args` inside the root with exactly `env`; without
+  /// `proc`, as on a host with no /proc mounted.
+  func run(_ bundle: String, _ args: [String], env: [String: String] = [:], proc: Bool = true) throws
+    -> ProcessResult
+  {
+    try runInRoot(path, "/" + bundle, args, env: env, proc: proc, devices: devices)
   }
 
   func remove() {

@@ -271,6 +271,66 @@ extension E2E {
       #expect(cacheContents().isEmpty, "used a cache owned by another user: \(cacheContents())")
     }
 
+    /// The host check on the probe GN built (docs/design.md, "The host
+    /// check"): its config and size report say what the allowlist check
+    /// found it needs, and in a root with no /proc, or no loader, it fails
+    /// with one line and 126 before extracting anything, in cache and temp
+    /// mode; with both, it runs.
+    @Test func theProbeSaysWhatItNeedsOfTheHostAndChecksIt() throws {
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      let needs = try AllowlistCheck.HostNeeds.read(build.out + "/gen/testdata/stem_probe/stem_probe.host_needs.json")
+      let glibc = try #require(needs.glibc)
+      #expect(needs.loaders == ["python/bin/python3.11": "/lib64/ld-linux-x86-64.so.2"])
+      let listing = try run(probe, [], environment: env("cache", ["LACEWING_LIST": "1"]))
+      #expect(
+        listing.status == 0
+          && listing.stdout.contains(
+            "\nloader /lib64/ld-linux-x86-64.so.2\nglibc \(glibc.version)\nglibc_library \(glibc.library)\n"),
+        "\(listing.output.prefix(2000))")
+      let needsLine =
+        "needs glibc \(glibc.version) or newer (GLIBC_\(glibc.version) in \(glibc.library)) and the loader "
+        + "/lib64/ld-linux-x86-64.so.2"
+      #expect(readText(build.out + "/stem_probe.size.txt").contains("\n" + needsLine + "\n"))
+      let report = try JSONSerialization.jsonObject(with: try readFile(build.out + "/stem_probe.size.json"))
+      #expect(
+        (report as? [String: Any])?["host"] as? [String: String]
+          == ["glibc": glibc.version, "glibc_library": glibc.library, "loader": "/lib64/ld-linux-x86-64.so.2"])
+
+      let root = try PythonlessRoot(bundles: ["stem_probe": probe])
+      defer { root.remove() }
+      func extracted() -> [String] {
+        ["/cache", "/tmp"].flatMap { (try? FileManager.default.contentsOfDirectory(atPath: root.path + $0)) ?? [] }
+      }
+      func emptyCache() throws {
+        try FileManager.default.removeItem(atPath: root.path + "/cache")
+        try FileManager.default.createDirectory(atPath: root.path + "/cache", withIntermediateDirectories: true)
+      }
+      for mode in ["cache", "temp"] {
+        let e = ["LACEWING_CACHE_DIR": "/cache", "LACEWING_EXTRACT": mode, "TMPDIR": "/tmp"]
+        let noProc = try root.run("stem_probe", ["exit", "3"], env: e, proc: false)
+        #expect(
+          noProc.status == 126
+            && noProc.stderr
+              == "lacewing: this bundle's interpreter finds its libraries through $ORIGIN, which the loader resolves "
+              + "by reading /proc/self/exe, and /proc is not mounted on this host; mount it (mount -t proc proc /proc)\n",
+          "\(mode): \(noProc.output)")
+        #expect(extracted().isEmpty, "\(mode): \(extracted())")
+        let ok = try root.run("stem_probe", ["exit", "3"], env: e)
+        #expect(ok.status == 3 && ok.stderr == "", "\(mode): \(ok.output)")
+        try emptyCache()
+      }
+      try FileManager.default.removeItem(atPath: root.path + "/lib64/ld-linux-x86-64.so.2")
+      let noLoader = try root.run(
+        "stem_probe", ["exit", "3"], env: ["LACEWING_CACHE_DIR": "/cache", "TMPDIR": "/tmp"])
+      #expect(
+        noLoader.status == 126
+          && noLoader.stderr
+            == "lacewing: this bundle needs glibc (its interpreter's loader /lib64/ld-linux-x86-64.so.2); this host "
+            + "has none (a musl or other non-glibc system?)\n",
+        "\(noLoader.output)")
+      #expect(extracted().isEmpty, "\(extracted())")
+    }
+
     @Test func timingsGoToStderrAndTheTimingsFile() throws {
       defer { try? FileManager.default.removeItem(atPath: dir) }
       let e = env("cache", ["LACEWING_TIMINGS": "1", "LACEWING_TIMINGS_FILE": dir + "/timings.log"])

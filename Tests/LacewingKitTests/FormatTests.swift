@@ -118,10 +118,92 @@ func fakeZip(body: Int) -> Data {
   }
 }
 
+/// What a bundle needs of its host, from the allowlist check's record
+/// (`AllowlistCheck.HostNeeds`) into the config the stem reads and the size
+/// report; what no host could have is refused at build time.
+@Suite struct HostNeedsTests {
+  let needs = AllowlistCheck.HostNeeds(
+    glibc: .init(version: "2.31", library: "libm.so.6", neededBy: "python/lib/python3.11/lib-dynload/math.so"),
+    loaders: ["python/bin/python3.11": "/lib64/ld-linux-x86-64.so.2", "site/pkg/tool": "/lib/ld-other.so.1"])
+
+  @Test func theInterpretersLoaderAndTheFloorGoIntoTheConfig() throws {
+    var config = Fuser.Config(interpreter: "python/bin/python3.11", main: "test/t.pyz")
+    config.require(needs)
+    #expect(
+      config.encoded
+        == Data(
+          ("interpreter\0python/bin/python3.11\0main\0test/t.pyz\0loader\0/lib64/ld-linux-x86-64.so.2\0"
+            + "glibc\0" + "2.31\0glibc_library\0libm.so.6\0").utf8))
+    #expect([LW_CONFIG_LOADER, LW_CONFIG_GLIBC, LW_CONFIG_GLIBC_LIBRARY] == ["loader", "glibc", "glibc_library"])
+    #expect(throws: Never.self) { try Fuser.validate(config, against: nil) }
+    // Another program's loader is not the interpreter's: a script
+    // interpreter has none, and the floor stays.
+    var script = Fuser.Config(interpreter: "python/bin/cat", main: "test/t.pyz")
+    script.require(needs)
+    #expect(script.loader == nil && script.glibc?.version == "2.31" && script.glibc?.library == "libm.so.6")
+    #expect(!String(decoding: script.encoded, as: UTF8.self).contains("loader"))
+    // No needs recorded (a static interpreter, no host library): no keys.
+    var none = Fuser.Config(interpreter: "python/bin/python3.11", main: "test/t.pyz")
+    none.require(AllowlistCheck.HostNeeds())
+    #expect(none.encoded == Data("interpreter\0python/bin/python3.11\0main\0test/t.pyz\0".utf8))
+  }
+
+  @Test func theRecordRoundTripsThroughItsFile() throws {
+    let dir = try makeTemporaryDirectory("host-needs")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try OutputFile.write(needs.json, to: dir + "/needs.json")
+    #expect(try AllowlistCheck.HostNeeds.read(dir + "/needs.json") == needs)
+    #expect(readText(dir + "/needs.json").contains(#""version" : "2.31""#), "\(readText(dir + "/needs.json"))")
+    try writeText("{\"loaders\": 3}", to: dir + "/bad.json")
+    #expect(throws: LacewingError.self) { try AllowlistCheck.HostNeeds.read(dir + "/bad.json") }
+  }
+
+  @Test func whatNoHostCouldHaveIsRefused() {
+    var config = Fuser.Config(interpreter: "python/bin/python3.11", main: "test/t.pyz")
+    for version in ["2.31", "2.2.5", "10.0"] {
+      config.glibc = (version, "libc.so.6")
+      #expect(throws: Never.self, "\(version)") { try Fuser.validate(config, against: nil) }
+    }
+    for version in ["", "2", "2.", ".31", "2..31", "2.3.1.1", "2.x", "2.31 ", "12345.1", "२.३"] {
+      config.glibc = (version, "libc.so.6")
+      #expect(throws: LacewingError.self, "\(version)") { try Fuser.validate(config, against: nil) }
+    }
+    for library in ["", "/lib/libc.so.6", "../libc.so.6", ".", ".."] {
+      config.glibc = ("2.31", library)
+      #expect(throws: LacewingError.self, "\(library)") { try Fuser.validate(config, against: nil) }
+    }
+    config.glibc = nil
+    config.loader = "ld-linux-x86-64.so.2"
+    #expect(throws: LacewingError.self) { try Fuser.validate(config, against: nil) }
+  }
+
+  @Test func theSizeReportSaysWhatTheBundleNeeds() throws {
+    let zip = try ZipMerge.merge([], adding: [.init(path: "test/t.pyz", data: Data(repeating: 7, count: 50))])
+    var config = Fuser.Config(interpreter: "python/bin/python3.11", main: "test/t.pyz")
+    config.require(needs)
+    let report = try SizeReport(
+      bundle: "b", stemBytes: 10, payload: zip, configBytes: 5, trailerBytes: 5, totalBytes: 20 + zip.count,
+      host: config.hostNeeds)
+    #expect(
+      report.table.split(separator: "\n").dropFirst().first
+        == "needs glibc 2.31 or newer (GLIBC_2.31 in libm.so.6) and the loader /lib64/ld-linux-x86-64.so.2",
+      "\(report.table)")
+    let json = try JSONSerialization.jsonObject(with: report.json) as? [String: Any]
+    #expect(
+      json?["host"] as? [String: String]
+        == ["glibc": "2.31", "glibc_library": "libm.so.6", "loader": "/lib64/ld-linux-x86-64.so.2"], "\(json ?? [:])")
+    let bare = try SizeReport(
+      bundle: "b", stemBytes: 10, payload: zip, configBytes: 5, trailerBytes: 5, totalBytes: 20 + zip.count,
+      host: Fuser.Config(interpreter: "python/bin/cat", main: nil).hostNeeds)
+    #expect(!bare.table.contains("needs") && !String(decoding: bare.json, as: UTF8.self).contains("\"host\""))
+  }
+}
+
 @Suite struct ELFTests {
   @Test func readsTheInterpretersDynamicSection() throws {
     let elf = try ELFFile(try readFile("/usr/bin/python3.11"), name: "python3.11")
     #expect(elf.isDynamic && elf.hasInterpreter)
+    #expect(elf.interpreter == "/lib64/ld-linux-x86-64.so.2")
     #expect(elf.needed.contains("libexpat.so.1"))
     #expect(elf.needed.contains("libc.so.6"))
     #expect(elf.versionNeeds["libc.so.6", default: []].contains { $0.hasPrefix("GLIBC_2.") })
@@ -131,6 +213,7 @@ func fakeZip(body: Int) -> Data {
   @Test func readsSonameAndRunpathOfASharedLibrary() throws {
     let lib = try ELFFile(try readFile("/usr/lib/x86_64-linux-gnu/libzip.so.4"), name: "libzip")
     #expect(lib.soname == "libzip.so.4")
+    #expect(lib.interpreter == nil)
     #expect(lib.needed.contains("libz.so.1"))
   }
 

@@ -75,6 +75,8 @@ import Testing
     ("load segment at a negative offset", dynamicELF([(5, 0)], load: Segment(type: 1, offset: -1, filesz: 0x1000))),
     ("string index near Int.max", dynamicELF([(5, stringsAt + 16 * 3), (1, Int.max - 8)])),
     ("negative count of version needs", dynamicELF([(5, stringsAt + 16 * 4), (0x6fff_fffe, 0), (0x6fff_ffff, -1)])),
+    ("program interpreter near Int.max", elf([Segment(type: 3, offset: Int.max - 8, filesz: 64)])),
+    ("program interpreter past the end", elf([Segment(type: 3, offset: 100, filesz: 64)])),
   ]
 
   @Test(arguments: cases.map(\.0))
@@ -93,5 +95,8 @@ import Testing
   @Test func anHonestFileOfTheSameShapeIsRead() throws {
     let elf = try ELFFile(Self.dynamicELF([(5, Self.stringsAt + 16 * 3), (1, 1)]), name: "honest.so")
     #expect(elf.needed == ["libc.so.6"])
+    let path = Data("/lib/ld.so\0".utf8)
+    let program = try ELFFile(Self.elf([Segment(type: 3, offset: 120, filesz: path.count)], tail: path), name: "p")
+    #expect(program.interpreter == "/lib/ld.so" && program.hasInterpreter)
   }
 }

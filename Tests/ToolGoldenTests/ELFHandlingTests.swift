@@ -512,6 +512,69 @@ import Testing
     #expect(floored.stderr.contains("above the floor GLIBCXX_3.4.0"))
   }
 
+  /// What a bundle needs of its host, for the stem's host check: the
+  /// highest GLIBC_ version needed from a host library, with that library
+  /// (libm's GLIBC_2.29 for exp, above libc's GLIBC_2.2.5 for puts), never
+  /// a version a bundled library defines (libfake's GLIBC_9.0, which the
+  /// stamp's overall maximum still names), and each program's loader.
+  @Test func theHostNeedsNameTheLibraryOfTheHighestHostVersion() throws {
+    let dir = try makeTemporaryDirectory("elf-host")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for sub in ["tree/ext", "tree/lib", "tree/tools"] {
+      try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+    }
+    func gcc(_ out: String, _ source: String, _ flags: [String]) throws {
+      try writeText(source, to: dir + "/src.c")
+      let r = try run("gcc", ["-o", dir + "/tree/" + out, dir + "/src.c"] + flags)
+      guard r.status == 0 else { throw TestSetupError("gcc: \(r.stderr)") }
+    }
+    try writeText("GLIBC_9.0 { global: fake; local: *; };\n", to: dir + "/fake.map")
+    try gcc(
+      "lib/libfake.so", "int fake(void) { return 1; }\n",
+      ["-shared", "-fPIC", "-Wl,--version-script=" + dir + "/fake.map", "-Wl,-soname,libfake.so"])
+    try gcc(
+      "ext/x.so",
+      "#include <math.h>\n#include <stdio.h>\nint fake(void);\n"
+        + "double f(double v) { puts(\"x\"); return exp(v) + fake(); }\n",
+      ["-shared", "-fPIC", "-L" + dir + "/tree/lib", "-lfake", "-lm", "-Wl,-rpath,$ORIGIN/../lib"])
+    // A program that needs no versioned symbol (no C start files), with a
+    // loader of its own: its PT_INTERP is read, not assumed.
+    try gcc(
+      "tools/prog", "void _start(void) { for (;;) {} }\n", ["-nostartfiles", "-Wl,--dynamic-linker=/lib/ld-t.so.1"])
+    _ = try run("zip", ["-q", "-r", dir + "/p.zip", "ext", "lib", "tools"], directory: dir + "/tree")
+    let check = try run(
+      try Repo.tool("ldd-allowlist-check"),
+      [
+        "--label", "//t:host", "--stem", try Repo.tool("lacewing-stem"), "--payload", dir + "/p.zip", "--allowlist",
+        Repo.root + "/gn_templates/default_allowlist.txt", "--output", dir + "/stamp.txt", "--host-needs",
+        dir + "/needs.json",
+      ])
+    #expect(check.status == 0, "\(check.stderr)")
+    let needs = try AllowlistCheck.HostNeeds.read(dir + "/needs.json")
+    #expect(
+      needs
+        == AllowlistCheck.HostNeeds(
+          glibc: .init(version: "2.29", library: "libm.so.6", neededBy: "ext/x.so"),
+          loaders: ["tools/prog": "/lib/ld-t.so.1"]))
+    let stamp = readText(dir + "/stamp.txt")
+    for line in [
+      "highest symbol version: GLIBC_9.0 (needed by ext/x.so)",
+      "host glibc: GLIBC_2.29 in libm.so.6 (needed by ext/x.so)",
+      "program interpreter of tools/prog: /lib/ld-t.so.1",
+    ] {
+      #expect(stamp.contains(line + "\n"), "\(line) missing from\n\(stamp)")
+    }
+    // A runtime layer's check has no bundle to write them for.
+    let runtime = try run(
+      try Repo.tool("ldd-allowlist-check"),
+      [
+        "--label", "//t:host", "--runtime-layer", dir + "/p.zip", "--allowlist",
+        Repo.root + "/gn_templates/default_allowlist.txt", "--output", dir + "/record.json", "--host-needs",
+        dir + "/needs.json",
+      ])
+    #expect(runtime.status == 64 && runtime.stderr.contains("--host-needs"), "\(runtime.stderr)")
+  }
+
   @Test func theGlibcFloorFailsTheCheck() throws {
     let dir = try makeTemporaryDirectory("elf")
     defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -115,14 +115,18 @@ import Testing
       [
         "--label", "//t:t", "--stem", try Repo.tool("lacewing-stem"), "--payload", "p.zip", "--manifest", "m.json",
         "--manifest", "rt.json", "--allowlist", Repo.root + "/gn_templates/default_allowlist.txt", "--output",
-        "check.txt", "--depfile", "check.txt.d",
+        "check.txt", "--host-needs", "needs.json", "--depfile", "check.txt.d",
       ])
     #expect(depfileTarget("check.txt.d") == "check.txt")
     #expect(readText(dir + "/check.txt").hasPrefix("checked "))
+    let needs = try AllowlistCheck.HostNeeds.read(dir + "/needs.json")
+    let glibc = try #require(needs.glibc)
+    #expect(needs.loaders == ["python/bin/python3.11": "/lib64/ld-linux-x86-64.so.2"])
+    #expect(readText(dir + "/check.txt").contains("host glibc: GLIBC_\(glibc.version) in \(glibc.library) (needed by "))
 
     let fuse = [
       "--stem", try Repo.tool("lacewing-stem"), "--payload", "p.zip", "--manifest", "m.json", "--pyz", "t.pyz",
-      "--main", "test/t.pyz", "--shared-runtime", "--env", "DATA=data",
+      "--main", "test/t.pyz", "--shared-runtime", "--env", "DATA=data", "--host-needs", "needs.json",
     ]
     try tool(
       "fuse-stub",
@@ -132,6 +136,18 @@ import Testing
       ])
     #expect(depfileTarget("bundle.d") == "bundle")
     #expect(readText(dir + "/bundle.d").contains("t.pyz"))
+    #expect(readText(dir + "/bundle.d").contains("needs.json"))
+    // The config the stem reads says what the check found.
+    let listing = try run(dir + "/bundle", [], environment: environment(["LACEWING_LIST": "1"]))
+    #expect(
+      listing.status == 0
+        && listing.stdout.contains(
+          "loader /lib64/ld-linux-x86-64.so.2\nglibc \(glibc.version)\nglibc_library \(glibc.library)\n"),
+      "\(listing.output)")
+    #expect(
+      readText(dir + "/size.txt").contains(
+        "\nneeds glibc \(glibc.version) or newer (GLIBC_\(glibc.version) in \(glibc.library)) and the loader "
+          + "/lib64/ld-linux-x86-64.so.2\n"), "\(readText(dir + "/size.txt"))")
     let r = try run(dir + "/bundle", ["7"], environment: environment(["LACEWING_CACHE_DIR": dir + "/cache"]))
     #expect(r.status == 7, "\(r.stderr)")
     // The runtime and the test each get a cache entry.

@@ -14,7 +14,7 @@
 
 // Bumped whenever the trailer, the config or the extraction layout changes;
 // part of the cache key so two formats never share a cache entry.
-#define LW_FORMAT_VERSION 4u
+#define LW_FORMAT_VERSION 5u
 
 // The last 8 bytes of every bundle.
 #define LW_TRAILER_MAGIC "LWBNDL\r\n"
@@ -71,7 +71,7 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 // test layer, so that sys.executable is that path and a child started with
 // it imports exactly what the test imports. After extracting the test layer
 // the stem creates two kinds of symlink in it (nothing else ever is one):
-//   LW_RUNTIME_LINK -> the runtime layer's root ("../v4-rt-..." when the
+//   LW_RUNTIME_LINK -> the runtime layer's root ("../v5-rt-..." when the
 //                      runtime has a cache entry of its own, else ".")
 //   LW_LAUNCHER_DIR NAME "/" <interpreter's file name>
 //                   -> "../../" LW_RUNTIME_LINK "/" <interpreter>
@@ -88,6 +88,28 @@ _Static_assert(__builtin_offsetof(lw_trailer, trailer_crc32) == LW_TRAILER_CRC_S
 #define LW_CONFIG_ENV "env"
 #define LW_CONFIG_RUNTIME "runtime"
 #define LW_CONFIG_TEST "test"
+// What the bundled interpreter needs of the host, checked by the stem before
+// it extracts anything, on every start (docs/design.md, "The host check").
+// fuse-stub takes them from ldd-allowlist-check (--host-needs); a bundle
+// without them (a static or script interpreter) skips the check.
+//   "loader": the interpreter's PT_INTERP, an absolute path, e.g.
+//     "/lib64/ld-linux-x86-64.so.2". No such file on the host: a musl or
+//     other non-glibc system, which cannot run the interpreter at all. With
+//     a loader, the bundle's libraries are found through $ORIGIN RUNPATHs,
+//     which ld.so expands by reading /proc/self/exe: a host without /proc
+//     mounted cannot run it either.
+//   "glibc": the highest GLIBC_x.y symbol version any bundled ELF needs
+//     from a host library: its number, "x.y" or "x.y.z" (digits and dots),
+//     e.g. "2.34" for GLIBC_2.34, "2.2.5" for GLIBC_2.2.5;
+//   "glibc_library": the host library it is needed from, a file name, e.g.
+//     "libc.so.6" or "libm.so.6". ld.so checks that exact version node in
+//     that exact library (glibc 2.31's libc.so.6 defines nodes up to
+//     GLIBC_2.30 only, its libm.so.6 GLIBC_2.31), so the stem looks for the
+//     node "GLIBC_<glibc>" in the host's copy of that library, found in the
+//     loader's default directories. Both or neither.
+#define LW_CONFIG_LOADER "loader"
+#define LW_CONFIG_GLIBC "glibc"
+#define LW_CONFIG_GLIBC_LIBRARY "glibc_library"
 #define LW_CONFIG_MAX_SIZE 65536u
 #define LW_RUNTIME_PREFIX "python/"
 // Inside the runtime layer: the interpreter in LW_RUNTIME_BIN_DIR, the
@@ -158,7 +180,10 @@ size_t lw_x86_filter(uint8_t *buf, size_t size, uint64_t pos, int encode, int la
 // Exit codes of the stem when it fails itself (any other code is the test's).
 // 125 and 126 follow env(1)/timeout(1): "the launcher failed", "could not run".
 #define LW_EXIT_CORRUPT 125   // truncated or corrupt bundle
-#define LW_EXIT_CANNOT_RUN 126  // cannot extract or execute (filesystem, cache, exec)
+// Cannot extract or execute (filesystem, cache, exec), or this host cannot
+// run the bundle (the host check: no glibc loader, a glibc older than the
+// bundle's, no /proc); in the host check's case nothing was extracted.
+#define LW_EXIT_CANNOT_RUN 126
 // A multi-test bundle not told which test to run; like argparse's 2, but no
 // test has run when the stem returns it (its message lists the tests).
 #define LW_EXIT_USAGE 2
