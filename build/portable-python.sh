@@ -14,7 +14,7 @@
 # the rest are the sysroot's shared libraries, bundled like any other.
 #
 # Cached per machine (build/machine-cache.sh) under the hash of its inputs:
-# the sysroot's, the tarball's and the build recipe's. About 3 minutes on 2
+# the sysroot's, the tarball's and the build recipe's. About 2 minutes on 2
 # cores the first time. Needs root (chroot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +35,10 @@ configure_args=(
 floor=2.31
 
 sysroot=$(build/sysroot.sh | tail -1)
+# The sysroot by its name (its own key), not its path: where the cache is
+# changes nothing that is built.
 key=$( (
-  echo "$sysroot $tarball_sha256 ${configure_args[*]} floor $floor"
+  echo "$(basename "$sysroot") $tarball_sha256 ${configure_args[*]} floor $floor"
   echo "recipe 1"
 ) | sha256sum | cut -c1-16)
 out=$machine_cache/python3.11-$key
@@ -69,7 +71,7 @@ build_python() {
   trap 'echo "portable-python: failed; the work dir $work is kept" >&2' EXIT
   mkdir -p "$work/src" "$work/prefix" "$sysroot/lacewing-src" "$sysroot$prefix"
   tar -xzf "$machine_cache/downloads/$tarball" -C "$work/src" --strip-components=1
-  echo "portable-python: building CPython 3.11.2 in $sysroot with its gcc ($(nproc) jobs, about 3 minutes)" >&2
+  echo "portable-python: building CPython 3.11.2 in $sysroot with its gcc ($(nproc) jobs, about 2 minutes)" >&2
   # A private mount namespace: the sources and the prefix are bound into the
   # sysroot only for this build, which leaves the shared sysroot as it was.
   local script='

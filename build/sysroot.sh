@@ -55,7 +55,7 @@ make_sysroot() {
   # debootstrap mounts /proc and /sys in the root while it works; a failure
   # can leave them mounted.
   trap 'umount -R "$work/root/proc" "$work/root/sys" 2>/dev/null; rm -rf "$work"' EXIT
-  echo "sysroot: debootstrap --variant=minbase $suite from $mirror, with $include (about 1.5 minutes)" >&2
+  echo "sysroot: debootstrap --variant=minbase $suite from $mirror, with $include (about a minute)" >&2
   if ! debootstrap --variant=minbase --include="$include" "$suite" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1; then
     tail -20 "$work/debootstrap.log" >&2
     echo "sysroot: debootstrap failed (the whole log was $work/debootstrap.log)" >&2
